@@ -1,0 +1,80 @@
+"""``SupportData``: the validated tables one analysis works on.
+
+Produced by :func:`cxkit.io.read_support_data` (a company's exports) or
+:func:`cxkit.synth.make_sample` (generated data). Frozen: functions that
+derive new tables return new objects and never modify these frames.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+__all__ = ["SupportData", "fingerprint_frames"]
+
+
+@dataclass(frozen=True)
+class SupportData:
+    """Canonical, validated support and customer tables.
+
+    Attributes
+    ----------
+    customers : DataFrame
+        One row per customer (see ``describe_schema("customers")``).
+    tickets, revenue, surveys : DataFrame or None
+        Event tables; ``None`` when the source has no such table.
+    quality : DataFrame
+        Data-quality table: one row per (table, rule) with ``rows_in``,
+        ``rows_quarantined`` and a plain-words ``rule`` description.
+    quarantine : dict of DataFrame
+        Rows set aside per table, each with the ``rule`` that removed it.
+    currency : str
+        Currency of every ``amount`` column.
+    timezone : str
+        Reporting time zone the (naive) timestamps are expressed in.
+    customer_level : DataFrame or None
+        One row per customer with outcome and drivers (customer-level mode).
+    """
+
+    customers: pd.DataFrame
+    tickets: pd.DataFrame | None = None
+    revenue: pd.DataFrame | None = None
+    surveys: pd.DataFrame | None = None
+    quality: pd.DataFrame = field(default_factory=pd.DataFrame)
+    quarantine: dict = field(default_factory=dict)
+    currency: str = "USD"
+    timezone: str = "UTC"
+    customer_level: pd.DataFrame | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """Short content hash of the validated tables (stable across runs)."""
+        frames = {"customers": self.customers, "tickets": self.tickets,
+                  "revenue": self.revenue, "surveys": self.surveys,
+                  "customer_level": self.customer_level}
+        return fingerprint_frames(frames)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The event tables that are present, by name."""
+        out = {"customers": self.customers, "tickets": self.tickets,
+               "revenue": self.revenue, "surveys": self.surveys}
+        return {k: v for k, v in out.items() if v is not None}
+
+    def __repr__(self) -> str:  # stable: no addresses, no paths
+        parts = [f"{k}={len(v):,} rows" for k, v in self.tables().items()]
+        return f"SupportData({', '.join(parts)}, currency={self.currency!r})"
+
+
+def fingerprint_frames(frames: dict[str, pd.DataFrame | None]) -> str:
+    """SHA-256 (first 16 hex digits) over the row hashes of each frame."""
+    h = hashlib.sha256()
+    for name in sorted(frames):
+        df = frames[name]
+        if df is None:
+            continue
+        h.update(name.encode())
+        h.update(",".join(map(str, df.columns)).encode())
+        h.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+    return h.hexdigest()[:16]
