@@ -1,0 +1,345 @@
+"""Guardrails: checks that keep a support-to-outcome estimate honest.
+
+Every ``fit_*`` result carries a ``guardrails`` table (``check, status,
+detail``; status is ``passes``, ``warning``, ``fails`` or ``not run``) and a
+``caveat`` paragraph built here. The module also offers the comparisons an
+analyst uses to probe a finding:
+
+* :func:`placebo_check` — do period-t drivers "predict" the revenue change
+  that happened *before* period t? They should not.
+* :func:`compare_naive` — the naive all-customer model next to the adjusted
+  quality-given-contact model.
+* :func:`fit_within` — customer fixed effects (within transformation).
+* :func:`fit_mediation` — driver -> CSAT -> outcome.
+* :func:`fit_by_segment` and :func:`adjust_pvalues` — per-segment fits
+  with Benjamini-Hochberg adjusted p-values.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+import statsmodels.formula.api as smf
+from statsmodels.stats.mediation import Mediation
+from statsmodels.stats.multitest import multipletests
+
+from cxkit import models
+from cxkit.exceptions import ModelError
+from cxkit.results import ModelResult
+
+__all__ = ["design_checks", "caveat_text", "placebo_check", "compare_naive", "fit_within",
+           "fit_mediation", "fit_by_segment", "adjust_pvalues"]
+
+PLACEBO_OUTCOME = "placebo_revenue_change_amount"
+SMALL_STD_EFFECT = 0.05  # |b * sd(x) / sd(y)| below this counts as "small"
+
+
+def _row(check: str, status: str, detail: str) -> dict:
+    return {"check": check, "status": status, "detail": detail}
+
+
+def placebo_check(panel: pd.DataFrame, *, drivers, controls=models.DEFAULT_CONTROLS,
+                  design: str = "quality_given_contact", cluster: str | None = "customer_id",
+                  entity: str = "customer_id", alpha: float = 0.05) -> pd.DataFrame:
+    """Regress the revenue change measured BEFORE period t on the period-t drivers.
+
+    The placebo outcome is ``revenue_amount[t-1] - revenue_amount[t-2]`` of the
+    same customer (consecutive ``period_index`` values). Support experienced in
+    period t cannot cause it, so a clear association means the drivers pick up
+    pre-existing differences between customers (e.g. accounts already in
+    decline get worse support), which would bias the churn/revenue effects too.
+    OLS with the same controls, design and clustered standard errors.
+
+    Returns
+    -------
+    DataFrame
+        One row per driver: ``term, estimate, conf_low, conf_high, p_value,
+        std_effect, verdict``. ``std_effect`` is ``estimate * sd(driver) /
+        sd(placebo)``; the verdict is ``passes`` when the interval covers 0
+        or ``|std_effect| < 0.05``, else ``fails``.
+    """
+    models.check_columns(panel, [entity, "period_index", "revenue_amount"], role="Placebo")
+    base = panel[[entity, "period_index", "revenue_amount"]]
+    lag = []
+    for k in (1, 2):
+        shifted = base.assign(period_index=base["period_index"] + k)
+        lag.append(shifted.rename(columns={"revenue_amount": f"rev_lag{k}_"}))
+    df = panel.merge(lag[0], on=[entity, "period_index"], how="left").merge(
+        lag[1], on=[entity, "period_index"], how="left")
+    df[PLACEBO_OUTCOME] = df["rev_lag1_"] - df["rev_lag2_"]
+    if "outcome_observed" in df.columns:
+        df = df.drop(columns="outcome_observed")  # the placebo outcome is in the past
+    used, _ = models.prepare_rows(df, drivers=drivers, controls=controls,
+                                  outcome=PLACEBO_OUTCOME, cluster=cluster, design=design)
+    if len(used) < 30 or used[PLACEBO_OUTCOME].std() == 0:
+        raise ModelError(f"Placebo check: only {len(used)} rows with two earlier periods of "
+                         f"revenue (or no variation); it needs at least 30.")
+    model = smf.ols(models.build_formula(PLACEBO_OUTCOME, drivers, controls), used)
+    res = models._fit(model, groups=models._groups(used, cluster), drivers=list(drivers),
+                      label="Placebo OLS")
+    tidy = models.tidy_frame(res, alpha).set_index("term").loc[list(drivers)].reset_index()
+    sd_y = used[PLACEBO_OUTCOME].std()
+    tidy["std_effect"] = [b * used[d].std() / sd_y for b, d in zip(tidy["estimate"], drivers)]
+    covers = (tidy["conf_low"] <= 0) & (tidy["conf_high"] >= 0)
+    tidy["verdict"] = np.where(covers | (tidy["std_effect"].abs() < SMALL_STD_EFFECT),
+                               "passes", "fails")
+    return tidy[["term", "estimate", "conf_low", "conf_high", "p_value", "std_effect",
+                 "verdict"]]
+
+
+def design_checks(panel: pd.DataFrame, used: pd.DataFrame, *, outcome: str, drivers, controls,
+                  design: str, cluster, events, n_params: int, placebo: bool = True,
+                  alpha: float = 0.05) -> pd.DataFrame:
+    """The guardrails table attached to a result (``check, status, detail``)."""
+    rows = []
+    horizon = panel.attrs.get("horizon")
+    if isinstance(horizon, (int, np.integer)) and horizon >= 1:
+        rows.append(_row("exposure_before_outcome", "passes",
+                         f"outcome measured {horizon} period(s) after the drivers"))
+    elif outcome.endswith("_next") or "_next_" in outcome:
+        rows.append(_row("exposure_before_outcome", "passes",
+                         f"{outcome} is measured in the period after the drivers"))
+    else:
+        rows.append(_row("exposure_before_outcome", "warning",
+                         f"cannot confirm {outcome} is measured after the drivers; use a "
+                         f"*_next outcome from build_panel"))
+    if design == "quality_given_contact":
+        rows.append(_row("quality_given_contact", "passes",
+                         "only periods with a ticket: compares customers who all contacted "
+                         "support, by how well it went"))
+    else:
+        rows.append(_row("quality_given_contact", "warning",
+                         "all customers: quality metrics exist only for contacted customers "
+                         "and contact itself signals problems; read effects with care"))
+    if events is not None:
+        epp = events / max(n_params, 1)
+        rows.append(_row("events_per_parameter", "passes" if epp >= 10 else "warning",
+                         f"{events} events / {n_params} parameters = {epp:.1f}"))
+    rows.append(_row("clustered_errors", "passes" if cluster else "warning",
+                     f"standard errors clustered by {cluster}" if cluster
+                     else "no clustering: repeated rows per customer understate uncertainty"))
+    if placebo:
+        try:
+            table = placebo_check(panel, drivers=drivers, controls=controls, design=design,
+                                  cluster=cluster, alpha=alpha)
+            failed = table.loc[table["verdict"] == "fails", "term"].tolist()
+            detail = "; ".join(f"{t}: {e:.3g} ({lo:.3g} to {hi:.3g})" for t, e, lo, hi in
+                               table[["term", "estimate", "conf_low", "conf_high"]].itertuples(
+                                   index=False))
+            rows.append(_row("placebo_prior_revenue_change", "fails" if failed else "passes",
+                             ("drivers predict the earlier revenue change: " + ", ".join(failed)
+                              + ". " if failed else "") + detail))
+        except ModelError as exc:
+            rows.append(_row("placebo_prior_revenue_change", "not run", str(exc)))
+    else:
+        rows.append(_row("placebo_prior_revenue_change", "not run", "placebo=False"))
+    return pd.DataFrame(rows)
+
+
+def caveat_text(*, design: str, outcome_label: str, n_obs: int, controls,
+                checks: pd.DataFrame | None = None) -> str:
+    """One paragraph stating the design and what the estimates do not prove."""
+    who = ("customer-periods with at least one ticket (quality given contact)"
+           if design == "quality_given_contact" else "all customer-periods")
+    adj = ", ".join(map(str, controls)) if controls else "nothing"
+    text = (f"Design: {n_obs:,} {who}; support metrics of period t related to {outcome_label} "
+            f"in the following period, adjusted for {adj}, standard errors clustered by "
+            f"customer. These are associations: unmeasured differences between customers "
+            f"(e.g. accounts prone to problems) can bias them.")
+    if checks is not None and len(checks):
+        bad = checks.loc[checks["status"].isin(["fails", "warning"]), "check"].tolist()
+        text += (" Guardrails flagged: " + ", ".join(bad) + "." if bad
+                 else " All guardrail checks pass.")
+    return text
+
+
+def compare_naive(panel: pd.DataFrame, *, drivers=(), volume: str = "ticket_count",
+                  prior: str = "ticket_count_prior", controls=models.DEFAULT_CONTROLS,
+                  outcome: str = "churned_next", cluster: str | None = "customer_id",
+                  alpha: float = 0.05) -> pd.DataFrame:
+    """Naive and adjusted churn effects side by side (pp per unit).
+
+    * naive: all customers, ``outcome ~ volume + controls`` (no prior-volume
+      control); quality drivers are left out because they exist only for
+      contacted customers.
+    * adjusted: quality given contact, ``outcome ~ volume + drivers +
+      controls + prior``.
+
+    Returns
+    -------
+    DataFrame
+        One row per term of the adjusted model's drivers: ``term,
+        naive_ame, naive_conf_low, naive_conf_high, naive_p_value,
+        adjusted_ame, adjusted_conf_low, adjusted_conf_high, adjusted_p_value``
+        (NaN where a term is not in a specification).
+    """
+    naive = models.fit_retention(panel, drivers=[volume], controls=controls, outcome=outcome,
+                                 cluster=cluster, design="all", alpha=alpha, placebo=False)
+    adjusted = models.fit_retention(panel, drivers=[volume, *drivers],
+                                    controls=[*controls, prior], outcome=outcome,
+                                    cluster=cluster, design="quality_given_contact",
+                                    alpha=alpha, placebo=False)
+    cols = ["term", "ame", "ame_conf_low", "ame_conf_high", "p_value"]
+    a = naive.effects()[cols].rename(columns=lambda c: c if c == "term" else "naive_" + c)
+    b = adjusted.effects()[cols].rename(columns=lambda c: c if c == "term"
+                                        else "adjusted_" + c)
+    out = b.merge(a, on="term", how="left")
+    out.columns = [c.replace("_ame_", "_") for c in out.columns]
+    order = ["term", "naive_ame", "naive_conf_low", "naive_conf_high", "naive_p_value",
+             "adjusted_ame", "adjusted_conf_low", "adjusted_conf_high", "adjusted_p_value"]
+    return out[order]
+
+
+def fit_within(panel: pd.DataFrame, *, drivers, outcome: str = "churned_next",
+               entity: str = "customer_id", time: str | None = "period_index",
+               design: str = "quality_given_contact", alpha: float = 0.05) -> ModelResult:
+    """Customer fixed-effects (within) linear model, clustered by customer.
+
+    Outcome and drivers (and period dummies when ``time`` is given) are
+    demeaned within each customer, removing every time-constant difference
+    between customers (such as a propensity to have problems). OLS on the
+    demeaned data without intercept; standard errors clustered by customer,
+    as Stata's ``xtreg, fe vce(cluster)``. For a 0/1 outcome this is a linear
+    probability model and effects are in percentage points per unit.
+    Customers with a single usable row carry no information and are dropped
+    (counted in ``dropped``).
+    """
+    drivers = list(drivers)
+    extra = [time] if time else []
+    df, dropped = models.prepare_rows(panel, drivers=drivers, controls=extra, outcome=outcome,
+                                      cluster=entity, design=design)
+    sizes = df.groupby(entity)[entity].transform("size")
+    single = int((sizes < 2).sum())
+    df = df.loc[sizes >= 2].reset_index(drop=True)
+    dropped = pd.concat([dropped, pd.DataFrame([{
+        "step": "single_row_customer", "reason": "customer has one usable row (no within "
+        "variation)", "rows_dropped": single, "rows_remaining": len(df)}])], ignore_index=True)
+    models._check_drivers(df, drivers)
+    y = df[outcome].astype(float)
+    x = df[drivers].astype(float)
+    if time:
+        dummies = pd.get_dummies(df[time], prefix="period", drop_first=True, dtype=float)
+        x = pd.concat([x, dummies], axis=1)
+    g = df[entity]
+    yd = y - y.groupby(g).transform("mean")
+    xd = x - x.groupby(g).transform("mean")
+    keep = [c for c in xd.columns if c in drivers or xd[c].abs().sum() > 0]
+    model = sm.OLS(yd.to_numpy(), xd[keep])
+    models._check_rank(model, drivers)
+    res = models._fit(model, groups=models._groups(df, entity), drivers=drivers,
+                      label="Within model")
+    tidy = models.tidy_frame(res, alpha)
+    scale = 100.0 if set(pd.unique(y)) <= {0.0, 1.0} else 1.0
+    unit = "pp" if scale == 100.0 else "outcome units"
+    t = tidy.set_index("term").loc[drivers]
+    effects = pd.DataFrame({"term": drivers, "ame": scale * t["estimate"].to_numpy(),
+                            "ame_std_error": scale * t["std_error"].to_numpy(),
+                            "ame_conf_low": scale * t["conf_low"].to_numpy(),
+                            "ame_conf_high": scale * t["conf_high"].to_numpy(),
+                            "p_value": t["p_value"].to_numpy(), "unit": unit})
+    label = models.outcome_label(panel, outcome)
+    checks = pd.DataFrame([_row("customer_fixed_effects", "passes",
+                                "time-constant customer differences removed by demeaning")])
+    return ModelResult(
+        kind="within", outcome=outcome, drivers=tuple(drivers),
+        formula=models.build_formula(outcome, drivers, extra) + f" | {entity} FE",
+        n_obs=len(df), effect_unit=unit, outcome_label=label, alpha=alpha, tidy_table=tidy,
+        effects_table=effects, dropped_table=dropped, guardrails_table=checks,
+        diagnostics={"clusters": int(g.nunique()), "design": design}, model_result=res,
+        caveat=(f"Within-customer design: {len(df):,} rows of {g.nunique():,} customers; "
+                f"effects come from changes over time within the same customer. Time-varying "
+                f"confounders can still bias them."))
+
+
+def fit_mediation(panel: pd.DataFrame, *, driver: str, mediator: str = "csat_mean",
+                  outcome: str = "churned_next", controls=(), delta: float = 1.0,
+                  design: str = "quality_given_contact", n_rep: int = 100, seed: int = 0,
+                  alpha: float = 0.05) -> pd.DataFrame:
+    """Mediation of ``driver -> mediator -> outcome`` (statsmodels ``Mediation``).
+
+    Mediator model: OLS of ``mediator`` on the driver and controls; outcome
+    model: binomial GLM (logit) of ``outcome`` on driver, mediator, controls.
+    The contrast is the driver at its mean vs mean + ``delta``. Effects are
+    on the probability scale in percentage points; intervals from
+    ``n_rep`` parametric simulations (quasi-Bayesian, Imai et al. 2010).
+
+    Returns
+    -------
+    DataFrame
+        ``effect, estimate_pp, conf_low, conf_high, p_value`` with effects
+        ``indirect (via mediator)``, ``direct``, ``total`` and
+        ``proportion mediated`` (a ratio, not pp).
+    """
+    df, _ = models.prepare_rows(panel, drivers=[driver, mediator], controls=controls,
+                                outcome=outcome, cluster=None, design=design)
+    df["exposure_"] = (df[driver] - df[driver].mean()) / delta
+    rhs = " + ".join(["exposure_", *controls]) if controls else "exposure_"
+    out_model = sm.GLM.from_formula(f"{outcome} ~ {rhs} + {mediator}", df,
+                                    family=sm.families.Binomial())
+    med_model = sm.OLS.from_formula(f"{mediator} ~ {rhs}", df)
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        fit = Mediation(out_model, med_model, "exposure_", mediator).fit(n_rep=n_rep)
+        table = fit.summary(alpha=alpha)
+    finally:
+        np.random.set_state(state)
+    picks = {"ACME (average)": "indirect (via mediator)", "ADE (average)": "direct",
+             "Total effect": "total", "Prop. mediated (average)": "proportion mediated"}
+    table = table.loc[list(picks)]
+    out = pd.DataFrame({"effect": list(picks.values()),
+                        "estimate_pp": table.iloc[:, 0].to_numpy(float),
+                        "conf_low": table.iloc[:, 1].to_numpy(float),
+                        "conf_high": table.iloc[:, 2].to_numpy(float),
+                        "p_value": table.iloc[:, 3].to_numpy(float)})
+    out.loc[out["effect"] != "proportion mediated", ["estimate_pp", "conf_low", "conf_high"]] *= 100
+    return out
+
+
+def adjust_pvalues(p, *, method: str = "fdr_bh") -> np.ndarray:
+    """Multiple-testing adjusted p-values (default Benjamini-Hochberg); NaN stays NaN."""
+    p = np.asarray(p, dtype=float)
+    out = np.full_like(p, np.nan)
+    ok = ~np.isnan(p)
+    if ok.any():
+        out[ok] = multipletests(p[ok], method=method)[1]
+    return out
+
+
+def fit_by_segment(panel: pd.DataFrame, *, by: str = "segment", fit=None,
+                   **kwargs) -> pd.DataFrame:
+    """Fit the same model per value of ``by``; raw and BH-adjusted p-values.
+
+    ``fit`` defaults to :func:`cxkit.models.fit_retention`; ``kwargs`` go to
+    it. Control terms mentioning ``by`` are removed (constant within a
+    segment). A segment whose model cannot be fitted gets a row with its
+    error message instead of stopping the loop.
+
+    Returns
+    -------
+    DataFrame
+        ``<by>, term, ame, ame_conf_low, ame_conf_high, p_value, p_value_bh,
+        n_obs, error``; ``p_value_bh`` is adjusted over all rows.
+    """
+    fit = fit or models.fit_retention
+    models.check_columns(panel, [by], role="Segment")
+    controls = kwargs.pop("controls", models.DEFAULT_CONTROLS)
+    controls = [c for c in controls if by not in models.formula_columns([c])]
+    rows = []
+    for value in sorted(panel[by].dropna().unique()):
+        part = panel.loc[panel[by] == value]
+        part.attrs = dict(panel.attrs)
+        try:
+            res = fit(part, controls=controls, **kwargs)
+        except ModelError as exc:
+            rows.append({by: value, "term": None, "n_obs": len(part), "error": str(exc)})
+            continue
+        for r in res.effects().itertuples(index=False):
+            rows.append({by: value, "term": r.term, "ame": r.ame,
+                         "ame_conf_low": r.ame_conf_low, "ame_conf_high": r.ame_conf_high,
+                         "p_value": r.p_value, "n_obs": res.n_obs, "error": None})
+    out = pd.DataFrame(rows, columns=[by, "term", "ame", "ame_conf_low", "ame_conf_high",
+                                      "p_value", "n_obs", "error"])
+    out.insert(6, "p_value_bh", adjust_pvalues(out["p_value"].astype(float)))
+    return out
