@@ -1,0 +1,643 @@
+"""Batches of parameterised notebook runs: ``cxkit run RUNCONFIG``.
+
+A run config (YAML) names a data source, notebooks and a grid of parameter
+sets. :func:`run_batch` checks every parameter against each notebook's
+``parameters`` cell before anything runs, reads the data and builds the
+panels once (:mod:`cxkit.cache`), executes the runs in parallel processes
+(one kernel each, papermill), renders each to HTML without code
+(:mod:`cxkit.render`) and writes ``results.csv``, ``manifest.json`` and
+``index.html``.
+
+Run folders. Each batch writes a new ``<output_root>/<run id>/`` (run id: UTC
+timestamp and a random suffix). It is built as ``<output_root>/.tmp-<run id>/``
+and renamed into place only when complete, so a folder without the ``.tmp-``
+prefix is always a finished batch and an interrupted batch leaves only a
+``.tmp-*`` folder (reported by the next batch; :func:`clean_stale_runs` removes
+them). A batch in which some runs failed is still a complete folder, with
+status ``"failed"``. ``<output_root>/latest`` is a symlink to the newest batch
+in which *every* run succeeded: it does not move for a batch with failures.
+
+Run config keys (paths relative to the run config's folder)::
+
+    source: sample                # or a source config path
+    notebooks: [01_data_quality]  # names or paths; also looked up in notebooks/
+    grid: {segment: [all, SMB], period: [M, Q]}   # product; or a list of dicts
+    parameters: {01_data_quality: {alpha: 0.1}}   # per-notebook overrides
+    output_root: reports          # default
+    jobs: 2                       # default: number of cores
+    timeout_seconds: 600          # per notebook (and per cell)
+    kernel: python3               # default
+    cache: true                   # read data / build panels once per batch
+
+A grid key is passed to the notebooks that declare it and left out for those
+that do not (their duplicate runs are merged); a grid key no notebook
+declares, an override the notebook does not declare, or a value of the wrong
+type is a :class:`~cxkit.exceptions.ParameterError`. The batch passes
+``config`` (the source) and ``output_dir`` (``"."``: kernels run inside their
+output folder) to notebooks that declare them.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import os
+import re
+import shutil
+import signal
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cxkit.exceptions import ConfigError, CxkitError, ParameterError
+
+__all__ = ["RunConfig", "RunSpec", "BatchResult", "read_run_config", "plan_runs",
+           "run_batch", "run_batch_cli", "find_stale_runs", "clean_stale_runs",
+           "default_run_config", "write_results"]
+
+from cxkit.report import write_results  # noqa: E402  (re-exported for notebooks)
+
+_KEYS = ("source", "notebooks", "grid", "parameters", "output_root", "jobs",
+         "timeout_seconds", "kernel", "cache")
+_TYPES = {"str": str, "int": int, "float": (int, float), "bool": bool, "list": (list, tuple),
+          "dict": dict}
+_INJECTED = ("config", "output_dir")
+
+
+def default_run_config() -> Path:
+    """The bundled default run config: ``reports.yaml`` at the repository root."""
+    import cxkit
+
+    return Path(cxkit.__file__).resolve().parents[1] / "reports.yaml"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A validated run config (see the module docstring for the keys)."""
+
+    source: str
+    notebooks: tuple[Path, ...]
+    grid: tuple[dict, ...] = ({},)
+    parameters: dict = field(default_factory=dict)
+    output_root: Path = Path("reports")
+    jobs: int | None = None
+    timeout_seconds: float | None = None
+    kernel: str = "python3"
+    cache: bool = True
+    raw: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One planned run: a notebook and the parameters papermill injects."""
+
+    notebook: str
+    input_path: Path
+    parameters: dict
+    label: dict  # the parameters that vary (grid and overrides)
+    slug: str
+    declared: dict  # name -> declared type name
+
+
+def _find_notebook(name: str, base: Path) -> Path:
+    names = [name] if name.endswith(".ipynb") else [name, name + ".ipynb"]
+    repo_notebooks = default_run_config().parent / "notebooks"
+    places = [base, repo_notebooks]
+    for folder in places:
+        for n in names:
+            if (folder / n).is_file():
+                return (folder / n).resolve()
+    raise ConfigError(f"run config: notebook {name!r} not found in {[str(p) for p in places]}; "
+                      "give a name from notebooks/ or a path relative to the run config.")
+
+
+def _grid_sets(grid, where: str) -> tuple[dict, ...]:
+    if grid is None or grid == {} or grid == []:
+        return ({},)
+    if isinstance(grid, dict):
+        keys = list(grid)
+        values = [v if isinstance(v, list) else [v] for v in grid.values()]
+        return tuple(dict(zip(keys, combo)) for combo in itertools.product(*values))
+    if isinstance(grid, list) and all(isinstance(g, dict) for g in grid):
+        return tuple(dict(g) for g in grid)
+    raise ConfigError(f"{where}: 'grid' must be a mapping of lists (expanded as a product) or "
+                      f"a list of mappings; got {type(grid).__name__}: {grid!r:.80}.")
+
+
+def read_run_config(path) -> RunConfig:
+    """Read and validate a run config (YAML file or mapping).
+
+    Parameters
+    ----------
+    path : str, Path or mapping
+        The YAML file; a mapping is read as its content, with paths relative
+        to the current folder.
+
+    Returns
+    -------
+    RunConfig
+
+    Raises
+    ------
+    ConfigError
+        Unreadable YAML, an unknown key, a value of the wrong type, a missing
+        notebook or source config.
+    """
+    import yaml
+
+    if isinstance(path, dict):
+        raw, base, where = dict(path), Path.cwd(), "run config"
+    else:
+        path = Path(path)
+        where = f"run config {path}"
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except OSError as exc:
+            raise ConfigError(f"{where}: cannot read it ({exc.strerror}); check the path.") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{where}: not valid YAML ({exc}).") from None
+        base = path.resolve().parent
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping of keys {list(_KEYS)}.")
+    unknown = sorted(set(raw) - set(_KEYS))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; allowed: {list(_KEYS)}.")
+    source = str(raw.get("source", "sample"))
+    if source != "sample":
+        src = (base / source).resolve()
+        if not src.exists():
+            raise ConfigError(f"{where}: source config {source!r} not found (looked at {src}).")
+        source = str(src)
+    notebooks = raw.get("notebooks")
+    if not isinstance(notebooks, list) or not notebooks:
+        raise ConfigError(f"{where}: 'notebooks' must be a non-empty list of notebook names.")
+    paths = tuple(_find_notebook(str(n), base) for n in notebooks)
+    overrides = raw.get("parameters") or {}
+    stems = {p.stem for p in paths}
+    if not isinstance(overrides, dict) or not all(isinstance(v, dict) for v in overrides.values()):
+        raise ConfigError(f"{where}: 'parameters' maps a notebook name to a mapping of values.")
+    strays = sorted(set(map(lambda k: Path(str(k)).stem, overrides)) - stems)
+    if strays:
+        raise ConfigError(f"{where}: 'parameters' names notebook(s) {strays} that are not in "
+                          f"'notebooks' {sorted(stems)}.")
+    jobs, timeout = raw.get("jobs"), raw.get("timeout_seconds")
+    if jobs is not None and (not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1):
+        raise ConfigError(f"{where}: 'jobs' must be a positive integer; got {jobs!r}.")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                or timeout <= 0):
+        raise ConfigError(f"{where}: 'timeout_seconds' must be a positive number; got {timeout!r}.")
+    return RunConfig(
+        source=source, notebooks=paths, grid=_grid_sets(raw.get("grid"), where),
+        parameters={Path(str(k)).stem: dict(v) for k, v in overrides.items()},
+        output_root=(base / str(raw.get("output_root", "reports"))).resolve(),
+        jobs=jobs, timeout_seconds=timeout, kernel=str(raw.get("kernel", "python3")),
+        cache=bool(raw.get("cache", True)), raw=raw)
+
+
+def _declared(path: Path) -> dict[str, dict]:
+    """Parameters of a notebook's ``parameters`` cell: name -> {type, default}."""
+    import papermill as pm
+
+    out = {}
+    for name, p in pm.inspect_notebook(str(path)).items():
+        kind = p["inferred_type_name"]
+        if kind in (None, "None"):
+            try:
+                kind = type(ast.literal_eval(p["default"])).__name__
+            except (ValueError, SyntaxError):
+                kind = None
+        out[name] = {"type": kind, "default": p["default"]}
+    return out
+
+
+def _type_ok(value, kind: str | None) -> bool:
+    if kind not in _TYPES:
+        return True
+    if isinstance(value, bool) and kind != "bool":
+        return False
+    return isinstance(value, _TYPES[kind])
+
+
+def _slug(label: dict) -> str:
+    if not label:
+        return "default"
+    parts = [f"{k}={'+'.join(map(str, v)) if isinstance(v, (list, tuple)) else v}"
+             for k, v in label.items()]
+    slug = re.sub(r"[^A-Za-z0-9=+._-]", "-", "_".join(parts))
+    return slug[:120]
+
+
+def plan_runs(config: RunConfig) -> tuple[RunSpec, ...]:
+    """Check every parameter against the notebooks and list the runs.
+
+    Raises
+    ------
+    ParameterError
+        A grid key no notebook declares, an override the notebook does not
+        declare, or a value whose type differs from the declared one. Every
+        problem is listed; nothing has run.
+    """
+    declared = {p: _declared(p) for p in config.notebooks}
+    problems = []
+    grid_keys = list(dict.fromkeys(k for g in config.grid for k in g))
+    for key in grid_keys:
+        if not any(key in d for d in declared.values()):
+            problems.append(f"grid parameter {key!r} is declared by none of the notebooks "
+                            f"({', '.join(p.name for p in declared)})")
+    runs, seen = [], set()
+    for path, decl in declared.items():
+        signature = ", ".join(f"{n}: {d['type']}" for n, d in decl.items()) or "none"
+        overrides = config.parameters.get(path.stem, {})
+        for name in overrides:
+            if name not in decl:
+                problems.append(f"{path.name}: parameter {name!r} (value {overrides[name]!r}) "
+                                f"is not declared; declared: {signature}")
+        for grid_set in config.grid:
+            label = {k: v for k, v in {**grid_set, **overrides}.items() if k in decl}
+            for name, value in label.items():
+                if not _type_ok(value, decl[name]["type"]):
+                    hint = " (quote it in YAML)" if isinstance(value, bool) else ""
+                    problems.append(f"{path.name}: parameter {name!r} = {value!r} is "
+                                    f"{type(value).__name__}, declared {decl[name]['type']}"
+                                    f"{hint}; declared: {signature}")
+            params = dict(label)
+            if "config" in decl and "config" not in params:
+                params["config"] = config.source
+            if "output_dir" in decl:
+                params["output_dir"] = "."
+            slug = _slug({k: v for k, v in label.items() if k not in _INJECTED})
+            if (path, slug) in seen:
+                continue
+            seen.add((path, slug))
+            runs.append(RunSpec(path.stem, path, params, label, slug,
+                                {n: d["type"] for n, d in decl.items()}))
+    if problems:
+        shown = "\n  - ".join(problems[:12])
+        more = f"\n  ... and {len(problems) - 12} more" if len(problems) > 12 else ""
+        raise ParameterError(f"run config refused, nothing was run:\n  - {shown}{more}\n"
+                             "Fix 'grid'/'parameters' in the run config to match the notebooks' "
+                             "parameters cells.")
+    return tuple(runs)
+
+
+@contextmanager
+def _deadline(seconds: float | None):
+    """Raise ``TimeoutError`` in this (main) thread after ``seconds``."""
+    if not seconds:
+        yield
+        return
+
+    def _alarm(signum, frame):
+        raise TimeoutError(f"notebook exceeded timeout_seconds={seconds:g}")
+
+    old = signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+@contextmanager
+def _stderr_to(path: Path):
+    """Send this process's (and its kernel's) stderr to ``path`` meanwhile."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "ab") as fh:
+        os.dup2(fh.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _cell_seconds(nb_path: Path) -> float | None:
+    import nbformat
+
+    try:
+        nb = nbformat.read(nb_path, as_version=4)
+    except (OSError, ValueError):
+        return None
+    durations = [c.get("metadata", {}).get("papermill", {}).get("duration") for c in nb.cells]
+    return float(sum(d for d in durations if d))
+
+
+def _execute_run(task: dict) -> dict:
+    """Worker: execute one notebook with papermill, render it; never raises."""
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    from cxkit.render import render_html
+
+    os.environ.update(task["env"])
+    out = Path(task["output_path"])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    error = None
+    start = time.perf_counter()
+    try:
+        with _deadline(task["timeout_seconds"]), _stderr_to(out.parent / "kernel.log"):
+            pm.execute_notebook(str(task["input_path"]), str(out), parameters=task["parameters"],
+                                kernel_name=task["kernel"], progress_bar=False, cwd=str(out.parent),
+                                execution_timeout=task["timeout_seconds"])
+    except PapermillExecutionError as exc:
+        error = {"cell_index": exc.cell_index, "exec_count": exc.exec_count,
+                 "ename": exc.ename, "evalue": exc.evalue}
+    except Exception as exc:  # timeout, dead kernel, unreadable notebook...
+        error = {"cell_index": None, "exec_count": None, "ename": type(exc).__name__,
+                 "evalue": str(exc)[:2000]}
+    duration = time.perf_counter() - start
+    html = None
+    if out.exists():
+        try:
+            html = render_html(out)
+        except Exception as exc:  # a run's rendering problem must not sink the batch
+            error = error or {"cell_index": None, "exec_count": None,
+                              "ename": type(exc).__name__, "evalue": f"rendering: {exc}"}
+    return {"status": "failed" if error else "ok", "error": error,
+            "duration_seconds": round(duration, 3), "cells_seconds": _cell_seconds(out),
+            "html": str(html) if html else None}
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What a batch did: its run folder, status and one record per run."""
+
+    run_id: str
+    run_dir: Path
+    status: str  # "ok" or "failed"
+    runs: tuple[dict, ...]
+    stale: tuple[Path, ...] = ()
+
+    @property
+    def failed(self) -> tuple[dict, ...]:
+        """The records of the runs that failed."""
+        return tuple(r for r in self.runs if r["status"] != "ok")
+
+    def summary(self) -> str:
+        """Plain-text summary: counts, then one paragraph per failed run."""
+        lines = [f"{len(self.runs) - len(self.failed)}/{len(self.runs)} runs ok; "
+                 f"report: {self.run_dir / 'index.html'}"]
+        for r in self.failed:
+            e = r["error"] or {}
+            cell = (f"cell {e['cell_index']} (In [{e['exec_count']}])"
+                    if e.get("cell_index") is not None else "run")
+            lines.append(f"FAILED {r['notebook']} {_label(r['label_parameters'])}: {cell} "
+                         f"raised {e.get('ename')}: {str(e.get('evalue'))[:300]}\n"
+                         f"  notebook with the error: {self.run_dir / r['notebook_path']}")
+        for path in self.stale:
+            lines.append(f"note: incomplete folder from an interrupted batch: {path} "
+                         "(remove with cxkit.batch.clean_stale_runs)")
+        return "\n".join(lines)
+
+    def raise_if_failed(self) -> None:
+        """Raise :class:`~cxkit.exceptions.BatchError` when any run failed."""
+        from cxkit.exceptions import BatchError
+
+        if self.failed:
+            raise BatchError(self.summary())
+
+
+def _label(params: dict) -> str:
+    return " ".join(f"{k}={v}" for k, v in params.items()) or "(defaults)"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def find_stale_runs(output_root) -> list[Path]:
+    """``.tmp-*`` folders left by batches that stopped before finishing."""
+    stale = []
+    for path in sorted(Path(output_root).glob(".tmp-*")):
+        pid_file = path / ".pid"
+        try:
+            pid = int(pid_file.read_text())
+        except (OSError, ValueError):
+            pid = None
+        if path.is_dir() and (pid is None or not _pid_alive(pid)):
+            stale.append(path)
+    return stale
+
+
+def clean_stale_runs(output_root) -> list[Path]:
+    """Remove the folders :func:`find_stale_runs` reports; returns them."""
+    stale = find_stale_runs(output_root)
+    for path in stale:
+        shutil.rmtree(path, ignore_errors=True)
+    return stale
+
+
+def _new_run_id() -> str:
+    import secrets
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+def _point_latest(root: Path, run_id: str) -> None:
+    """Atomically make ``root/latest`` a relative symlink to ``run_id``."""
+    tmp = root / f".latest-{run_id}"
+    if tmp.is_symlink():
+        tmp.unlink()
+    os.symlink(run_id, tmp)
+    os.replace(tmp, root / "latest")
+
+
+def _versions() -> dict:
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for name in ("cxkit", "pandas", "numpy", "statsmodels", "duckdb", "papermill", "nbconvert"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def _prepare_cache(config: RunConfig, runs, cache_dir: Path) -> dict:
+    from cxkit.cache import prepare_cache
+
+    configs, panels = set(), set()
+    for run in runs:
+        if "config" in run.parameters:
+            src = str(run.parameters["config"])
+            configs.add(src)
+            if "period" in run.declared:
+                defaults = _declared(run.input_path)
+                period = run.parameters.get("period", ast.literal_eval(defaults["period"]["default"]))
+                horizon = run.parameters.get(
+                    "horizon", ast.literal_eval(defaults["horizon"]["default"])
+                    if "horizon" in defaults else 1)
+                panels.add((src, str(period), int(horizon)))
+    if not configs:
+        return {}
+    return prepare_cache(sorted(configs), panels=sorted(panels), cache_dir=cache_dir)
+
+
+class _Progress:
+    """tqdm bar on a terminal, else one plain line per finished run."""
+
+    def __init__(self, total: int, mode: str):
+        self.total, self.done = total, 0
+        if mode == "auto":
+            mode = "bar" if sys.stdout.isatty() else "log"
+        self.mode, self.bar = mode, None
+        if mode == "bar":
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="run")
+
+    def update(self, run: dict) -> None:
+        self.done += 1
+        line = (f"[{self.done}/{self.total}] {run['status']} {run['notebook']} "
+                f"{_label(run['label_parameters'])} {run['duration_seconds']:.1f} s")
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"{run['status']} {run['notebook']}")
+            self.bar.update(1)
+        elif self.mode == "log":
+            print(line, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def run_batch(config, *, jobs: int | None = None, output_root=None,
+              progress: str = "auto") -> BatchResult:
+    """Run every notebook x parameter set of a run config; write a new run folder.
+
+    Parameters
+    ----------
+    config : str, Path, mapping or RunConfig
+        The run config (see the module docstring).
+    jobs : int, optional
+        Runs executed at once (one process and kernel each); default: the
+        config's ``jobs``, else the number of cores.
+    output_root : str or Path, optional
+        Overrides the config's ``output_root``.
+    progress : {"auto", "bar", "log", "off"}
+        ``"auto"``: a progress bar on a terminal, else one line per run
+        (``[3/12] ok 02_support_kpis segment=SMB 4.2 s``).
+
+    Returns
+    -------
+    BatchResult
+        ``status`` is ``"failed"`` when any run failed; failed runs keep
+        their executed notebook with the error.
+
+    Raises
+    ------
+    ConfigError, ParameterError
+        Before anything runs or any folder is created.
+    CxkitError
+        Reading the source data failed (before any notebook runs).
+    """
+    import json
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from datetime import datetime, timezone
+    from multiprocessing import get_context
+
+    from cxkit.render import write_index
+    from cxkit.report import collect_results
+
+    cfg = config if isinstance(config, RunConfig) else read_run_config(config)
+    runs = plan_runs(cfg)
+    root = Path(output_root).resolve() if output_root else cfg.output_root
+    root.mkdir(parents=True, exist_ok=True)
+    stale = tuple(find_stale_runs(root))
+    run_id = _new_run_id()
+    tmp = root / f".tmp-{run_id}"
+    tmp.mkdir()
+    (tmp / ".pid").write_text(str(os.getpid()))
+    started = datetime.now(timezone.utc)
+    cache_dir = tmp / "_cache"
+    try:
+        fingerprints = _prepare_cache(cfg, runs, cache_dir) if cfg.cache else {}
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    tasks = [{"input_path": str(r.input_path), "parameters": r.parameters, "kernel": cfg.kernel,
+              "output_path": str(tmp / r.notebook / r.slug / f"{r.notebook}.ipynb"),
+              "timeout_seconds": cfg.timeout_seconds,
+              "env": {"CXKIT_CACHE_DIR": str(cache_dir)} if cfg.cache else {}} for r in runs]
+    n_jobs = max(1, min(jobs or cfg.jobs or os.cpu_count() or 1, len(tasks)))
+    records: list[dict | None] = [None] * len(runs)
+    bar = _Progress(len(runs), progress)
+    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=get_context("spawn")) as pool:
+        futures = {pool.submit(_execute_run, t): i for i, t in enumerate(tasks)}
+        for fut in as_completed(futures):
+            i, spec = futures[fut], runs[futures[fut]]
+            try:
+                outcome = fut.result()
+            except Exception as exc:  # the worker process itself died
+                outcome = {"status": "failed", "duration_seconds": 0.0, "cells_seconds": None,
+                           "html": None, "error": {"cell_index": None, "exec_count": None,
+                                                   "ename": type(exc).__name__,
+                                                   "evalue": str(exc)}}
+            folder = Path(tasks[i]["output_path"]).parent
+            records[i] = {
+                "run": f"{spec.notebook}/{spec.slug}", "notebook": spec.notebook,
+                "parameters": spec.parameters, "label_parameters": spec.label,
+                "notebook_path": str(Path(tasks[i]["output_path"]).relative_to(tmp)),
+                "html": (str(Path(outcome["html"]).relative_to(tmp))
+                         if outcome["html"] else None),
+                "results": (str((folder / "results.json").relative_to(tmp))
+                            if (folder / "results.json").exists() else None),
+                **{k: outcome[k] for k in ("status", "duration_seconds", "cells_seconds",
+                                            "error")}}
+            bar.update(records[i])
+    bar.close()
+    shutil.rmtree(cache_dir, ignore_errors=True)
+    status = "ok" if all(r["status"] == "ok" for r in records) else "failed"
+    distinct = set(fingerprints.values()) or {
+        json.loads((tmp / r["results"]).read_text()).get("data_fingerprint")
+        for r in records if r["results"]} - {None}
+    manifest = {
+        "run_id": run_id, "status": status,
+        "started_at": started.isoformat(timespec="seconds"),
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "run_config": cfg.raw, "source": cfg.source, "kernel": cfg.kernel, "jobs": n_jobs,
+        "data_fingerprint": distinct.pop() if len(distinct) == 1 else sorted(distinct) or None,
+        "versions": _versions(), "latest_moves": status == "ok", "runs": records}
+    collect_results(records, root=tmp).to_csv(tmp / "results.csv", index=False)
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+    write_index(tmp, manifest=manifest)
+    (tmp / ".pid").unlink()
+    final = root / run_id
+    os.replace(tmp, final)  # the batch becomes visible only now, complete
+    if status == "ok":
+        _point_latest(root, run_id)
+    return BatchResult(run_id, final, status, tuple(records), stale)
+
+
+def run_batch_cli(runconfig_path_or_none=None, jobs: int | None = None) -> int:
+    """``cxkit run [RUNCONFIG]``: run a batch, print a summary, return an exit status.
+
+    Returns
+    -------
+    int
+        0 when every run succeeded, 1 when any run failed, 2 when the run
+        config or a parameter was refused (nothing ran) or the source data
+        could not be read.
+    """
+    path = runconfig_path_or_none or default_run_config()
+    try:
+        result = run_batch(path, jobs=jobs)
+    except CxkitError as exc:
+        print(f"cxkit run: {exc}", file=sys.stderr)
+        return 2
+    print(result.summary(), file=sys.stderr if result.failed else sys.stdout)
+    return 1 if result.failed else 0
