@@ -1,0 +1,358 @@
+"""Reading: a source config's exports -> validated :class:`~cxkit.data.SupportData`.
+
+Each table is read (CSV with pandas, Parquet with pyarrow, a table of a DuckDB
+file with duckdb; a glob's files concatenated in sorted order), its columns are
+renamed per the config, values translated, timestamps parsed (format, then
+source zone -> reporting zone, made naive), numbers and flags coerced, derived
+columns computed, and the result validated row by row (:mod:`cxkit.validate`).
+
+Canonical dtypes: ids ``str``; timestamps ``datetime64[ns]`` naive in the
+reporting zone; numbers ``float64`` (``contacts`` ``Int64``); flags ``bool``
+(``boolean`` when some are missing); labels ``str``. Export columns that are not
+mapped are kept under their snake_cased names, as numbers when every non-empty
+value is a number, as flags when every one is yes/no/true/false, else as text.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import cxkit
+from cxkit.config import RESERVED, SourceConfig, TableConfig, evaluate_expression, load_config
+from cxkit.data import SupportData
+from cxkit.exceptions import ConfigError, SchemaError, SourceError
+from cxkit.schema import TABLES, columns_of
+from cxkit.validate import UNPARSED, validate_tables
+
+__all__ = ["read_support_data", "sample_config_path", "read_table"]
+
+STRUCTURAL_SHARE = 0.10  # above this share of unparseable values a column is a structural error
+NA_VALUES = ["", "NULL", "null", "NaN", "nan", "N/A", "n/a", "#N/A", "None", "<NA>"]
+TRUE = {"true", "yes", "y", "t", "1", "1.0"}
+FALSE = {"false", "no", "n", "f", "0", "0.0"}
+_OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
+
+
+def sample_config_path() -> Path:
+    """Path of the bundled sample's source config (``data/sample/cxkit.yaml``).
+
+    Raises
+    ------
+    SourceError
+        When the sample has not been generated.
+    """
+    path = Path(cxkit.__file__).resolve().parents[1] / "data" / "sample" / "cxkit.yaml"
+    if not path.is_file():
+        raise SourceError("The bundled sample data (data/sample/cxkit.yaml) is missing; "
+                          "generate it with `cxkit sample --out data/sample`.")
+    return path
+
+
+def read_support_data(config="sample", *, as_of=None) -> SupportData:
+    """Read, map, parse and validate a company's exports.
+
+    Parameters
+    ----------
+    config : str, Path, dict or SourceConfig, default "sample"
+        ``"sample"`` for the bundled sample, the path of a source config (YAML),
+        a config dict or a loaded :class:`~cxkit.config.SourceConfig`.
+    as_of : str or Timestamp, optional
+        Dates after it are quarantined as "in the future"; default the
+        config's ``as_of``, else now (reporting zone).
+
+    Returns
+    -------
+    SupportData
+        Validated tables; rows that failed a rule are in ``quarantine`` and
+        counted in ``quality``. In customer-level mode without a customers
+        table, ``customers`` holds the ``customer_id`` column only.
+
+    Raises
+    ------
+    ConfigError, SourceError, SchemaError
+        Malformed config; missing or unreadable file; required column missing
+        or a column mostly unparseable.
+
+    Warns
+    -----
+    QuarantineWarning
+        When rows were set aside.
+
+    Examples
+    --------
+    >>> data = read_support_data("sample")  # doctest: +SKIP
+    >>> data.quality.columns[:3].tolist()  # doctest: +SKIP
+    ['table', 'rule', 'column']
+    """
+    if isinstance(config, str) and config == "sample":
+        config = sample_config_path()
+    cfg = config if isinstance(config, SourceConfig) else load_config(config)
+    raw = {name: read_table(tcfg, config=cfg) for name, tcfg in cfg.tables.items()}
+    when = as_of if as_of is not None else cfg.as_of
+    if when is None:
+        when = pd.Timestamp.now(tz=cfg.timezone).tz_localize(None)
+    clean, quality, quarantine = validate_tables(raw, as_of=pd.Timestamp(when))
+    customers = clean.get("customers")
+    if customers is None:
+        customers = clean["customer_level"][["customer_id"]].copy()
+    return SupportData(customers=customers, tickets=clean.get("tickets"),
+                       revenue=clean.get("revenue"), surveys=clean.get("surveys"),
+                       quality=quality, quarantine=quarantine, currency=cfg.currency,
+                       timezone=cfg.timezone, customer_level=clean.get("customer_level"))
+
+
+def read_table(tcfg: TableConfig, *, config: SourceConfig) -> pd.DataFrame:
+    """One table, mapped and typed but not yet validated.
+
+    Carries ``source_row`` (1-based row in its export file, header excluded),
+    ``source_file`` and the private ``UNPARSED`` column (names of the columns
+    whose value could not be parsed) for :func:`cxkit.validate.validate_tables`.
+    """
+    frame, label = _read_files(tcfg, config.base_dir)
+    ctx = _Context(tcfg, config, label)
+    frame = _rename(frame, ctx)
+    for col, mapping in tcfg.values.items():
+        if col in frame.columns:
+            frame[col] = _map_values(frame[col], mapping)
+    spec = columns_of(tcfg.name)
+    bad = pd.Series("", index=frame.index, dtype=object)
+    for col in frame.columns:
+        if col in spec and col not in tcfg.derive:
+            frame[col], mask = _coerce(frame[col], spec[col].kind, col, ctx)
+            bad = _mark(bad, mask, col)
+        elif col not in RESERVED:
+            frame[col] = _infer(frame[col], ctx)
+    for col, expr in tcfg.derive.items():
+        try:
+            value = evaluate_expression(expr, frame, to_datetime=ctx.parse_datetime,
+                                        aliases={v: k for k, v in ctx.export_of.items()})
+        except Exception as exc:  # ConfigError or a pandas type clash
+            raise ConfigError(f"tables.{tcfg.name}.derive.{col}: {exc}") from None
+        if col in spec:
+            value, mask = _coerce(value, spec[col].kind, col, ctx, derived=True)
+            bad = _mark(bad, mask, col)
+        frame[col] = value
+    if "first_response_at" in frame.columns and "first_response_minutes" not in frame.columns \
+            and "created_at" in frame.columns:
+        delta = frame["first_response_at"] - frame["created_at"]
+        frame["first_response_minutes"] = delta.dt.total_seconds() / 60.0
+    missing = [c.name for c in TABLES[tcfg.name] if c.required and c.name not in frame.columns]
+    if missing:
+        found = [c for c in ctx.export_columns]
+        raise SchemaError(
+            f"{label}: required column {missing[0]!r} of table {tcfg.name} not found. Columns "
+            f"in the export: {', '.join(found[:25])}. Fix: map it in the config with "
+            f"`tables.{tcfg.name}.columns.{missing[0]}: <export column name>`.")
+    frame[UNPARSED] = bad
+    return frame
+
+
+class _Context:
+    """What parsing needs to know about one table and how to name it in messages."""
+
+    def __init__(self, tcfg: TableConfig, config: SourceConfig, label: str) -> None:
+        self.tcfg, self.label = tcfg, label
+        self.reporting = config.timezone
+        self.source_zone = tcfg.timezone or config.timezone
+        self.export_of: dict[str, str] = {}
+        self.export_columns: list[str] = []
+
+    def parse_datetime(self, s: pd.Series) -> pd.Series:
+        """Text or timestamps -> naive timestamps in the reporting zone (NaT if unparseable)."""
+        if not pd.api.types.is_datetime64_any_dtype(s):
+            text = s.astype(object).where(s.notna(), None)
+            text = text.map(lambda v: v if v is None else str(v).strip())
+            fmt = self.tcfg.datetime_format or "ISO8601"
+            has_offset = text.dropna().map(lambda v: bool(_OFFSET.search(v))).any()
+            s = pd.to_datetime(text, format=fmt, errors="coerce", utc=bool(has_offset))
+        if getattr(s.dt, "tz", None) is None:
+            if self.source_zone == self.reporting:
+                return s.astype("datetime64[ns]")
+            s = s.dt.tz_localize(self.source_zone, ambiguous=False, nonexistent="shift_forward")
+        return s.dt.tz_convert(self.reporting).dt.tz_localize(None).astype("datetime64[ns]")
+
+
+def _display_name(path: str, base: Path) -> str:
+    try:
+        rel = os.path.relpath(path, base)
+    except ValueError:
+        rel = os.path.basename(path)
+    return Path(rel).as_posix()
+
+
+def _read_files(tcfg: TableConfig, base: Path) -> tuple[pd.DataFrame, str]:
+    pattern = str(base / tcfg.path) if not os.path.isabs(tcfg.path) else tcfg.path
+    is_glob = any(ch in tcfg.path for ch in "*?[")
+    files = sorted(glob.glob(pattern)) if is_glob else [pattern]
+    label = _display_name(pattern, base)
+    if not files:
+        raise SourceError(f"{label}: no file matches this pattern (table {tcfg.name}); check "
+                          f"`tables.{tcfg.name}.path` (relative to the config folder).")
+    frames = []
+    for path in files:
+        name = _display_name(path, base)
+        if not os.path.isfile(path):
+            raise SourceError(f"{name}: file not found (table {tcfg.name}); check "
+                              f"`tables.{tcfg.name}.path` (relative to the config folder).")
+        df = _read_one(path, name, tcfg)
+        df.insert(0, "source_row", np.arange(1, len(df) + 1))
+        df.insert(1, "source_file", name)
+        frames.append(df)
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if frame.empty:
+        raise SourceError(f"{label}: the export has no rows (table {tcfg.name}).")
+    return frame.reset_index(drop=True), label
+
+
+def _read_one(path: str, name: str, tcfg: TableConfig) -> pd.DataFrame:
+    opts = dict(tcfg.read_options)
+    try:
+        if path.endswith(".parquet"):
+            return pd.read_parquet(path, **opts)
+        if path.endswith((".duckdb", ".db")):
+            import duckdb
+            with duckdb.connect(path, read_only=True) as con:
+                quoted = '"' + str(tcfg.table).replace('"', '""') + '"'
+                return con.execute(f"SELECT * FROM {quoted}").df()
+        opts.setdefault("keep_default_na", False)
+        opts.setdefault("na_values", NA_VALUES)
+        return pd.read_csv(path, dtype=str, **opts)
+    except TypeError as exc:
+        raise ConfigError(f"tables.{tcfg.name}.read_options: {exc}.") from None
+    except Exception as exc:  # pandas, pyarrow and duckdb each raise their own types
+        raise SourceError(f"{name}: cannot read table {tcfg.name} ({type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0][:200]}). Check the file type, "
+                          f"`tables.{tcfg.name}.read_options` (delimiter, encoding) and "
+                          "`table` for DuckDB files.") from None
+
+
+def snake_case(name: str) -> str:
+    """``"Requester external id"`` -> ``"requester_external_id"``."""
+    s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", str(name).strip())
+    s = re.sub(r"[^0-9A-Za-z]+", "_", s).strip("_").lower()
+    return s or "column"
+
+
+def _rename(frame: pd.DataFrame, ctx: _Context) -> pd.DataFrame:
+    tcfg = ctx.tcfg
+    ctx.export_columns = [c for c in frame.columns if c not in RESERVED]
+    for canonical, export in tcfg.columns.items():
+        if export not in frame.columns:
+            raise SchemaError(
+                f"{ctx.label}: column {export!r} (mapped to {canonical} by "
+                f"`tables.{tcfg.name}.columns.{canonical}`) not found. Columns in the export: "
+                f"{', '.join(map(str, ctx.export_columns[:25]))}. Fix: correct the name in the "
+                "config (it is case- and space-sensitive).")
+    mapped = {export: canonical for canonical, export in tcfg.columns.items()}
+    names, taken = {}, set(mapped.values()) | set(RESERVED)
+    for col in frame.columns:
+        if col in RESERVED:
+            continue
+        if col in mapped:
+            names[col] = mapped[col]
+            continue
+        new = snake_case(col)
+        while new in taken:
+            new += "_export"
+        names[col] = new
+        taken.add(new)
+    ctx.export_of = {new: old for old, new in names.items()}
+    frame = frame.rename(columns=names)
+    # an export column that is mapped twice feeds both canonical columns
+    for canonical, export in tcfg.columns.items():
+        if canonical not in frame.columns:
+            frame[canonical] = frame[mapped[export]]
+    return frame
+
+
+def _map_values(s: pd.Series, mapping) -> pd.Series:
+    keys = s.astype(object).map(lambda v: v if v is None or v is pd.NA or v != v else str(v).strip())
+    hit = keys.isin(list(mapping))
+    out = s.astype(object).copy()
+    out[hit] = keys[hit].map(lambda k: mapping[k])
+    return out.where(out.notna(), None)
+
+
+def _mark(bad: pd.Series, mask: pd.Series, col: str) -> pd.Series:
+    if mask.any():
+        bad = bad.where(~mask, bad + np.where(bad == "", "", ",") + col)
+    return bad
+
+
+def _text(s: pd.Series) -> pd.Series:
+    """Stripped text with empty strings as missing."""
+    out = s.astype(object).map(lambda v: None if v is None or v is pd.NA or v != v else str(v).strip())
+    return out.where(out != "", None)
+
+
+def _coerce(s: pd.Series, kind: str, col: str, ctx: _Context, derived: bool = False):
+    """Canonical dtype for ``kind``; returns (values, mask of unparseable values)."""
+    if kind in ("id", "text"):
+        if pd.api.types.is_float_dtype(s) and (s.dropna() % 1 == 0).all():
+            s = s.astype("Int64")
+        text = _text(s)
+        return text.astype(str).where(text.notna(), None).astype(object), pd.Series(False, index=s.index)
+    if kind == "datetime":
+        text = s if pd.api.types.is_datetime64_any_dtype(s) else _text(s)
+        out = text if derived and pd.api.types.is_datetime64_any_dtype(text) \
+            else ctx.parse_datetime(text)
+        out = out.astype("datetime64[ns]")
+        expected = ctx.tcfg.datetime_format or "ISO 8601 (e.g. 2024-03-31 14:05)"
+        fix = f"set `tables.{ctx.tcfg.name}.datetime_format` to the export's format (strftime codes)"
+    elif kind == "bool":
+        if pd.api.types.is_bool_dtype(s):
+            return s, pd.Series(False, index=s.index)
+        text = _text(s).map(lambda v: v if v is None else v.lower())
+        out = text.map(lambda v: True if v in TRUE else False if v in FALSE else None)
+        out = out.astype("boolean")
+        text = text.where(~(text.notna() & out.isna()), _text(s))
+        expected = "yes/no, true/false or 1/0"
+        fix = f"translate the export's labels with `tables.{ctx.tcfg.name}.values.{col}`"
+    else:
+        text = s if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s) else _text(s)
+        out = pd.to_numeric(text, errors="coerce").astype("float64")
+        if kind == "int":
+            out = out.where(out % 1 == 0)
+        expected = "a whole number" if kind == "int" else "a number"
+        fix = f"translate non-numeric labels with `tables.{ctx.tcfg.name}.values.{col}`"
+    mask = pd.Series(np.asarray(text.notna()) & np.asarray(out.isna()), index=s.index)
+    nonempty = int(text.notna().sum())
+    if nonempty and mask.sum() > STRUCTURAL_SHARE * nonempty:
+        examples = ", ".join(repr(str(v)) for v in pd.unique(_text(s)[mask])[:3])
+        source = "derived by the config" if derived else f"column {ctx.export_of.get(col, col)!r}"
+        raise SchemaError(
+            f"{ctx.label}: {source} (mapped to {col}) has {int(mask.sum())} of {nonempty} "
+            f"non-empty values ({mask.sum() / nonempty:.0%}) that cannot be read as "
+            f"{expected}, e.g. {examples}. Fix: {fix}, or map the right column in "
+            f"`tables.{ctx.tcfg.name}.columns.{col}`.")
+    if kind == "int":
+        out = out.astype("Int64")
+    elif kind == "bool" and not out.isna().any():
+        out = out.astype(bool)
+    return out, mask
+
+
+def _infer(s: pd.Series, ctx: _Context) -> pd.Series:
+    """Type an unmapped column: numbers, then flags, else stripped text."""
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return ctx.parse_datetime(s)
+    if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        return s
+    text = _text(s)
+    present = text.dropna()
+    if present.empty:
+        return text
+    num = pd.to_numeric(present, errors="coerce")
+    if num.notna().all():
+        return pd.to_numeric(text, errors="coerce").astype("float64")
+    lower = present.str.lower()
+    if lower.isin(TRUE | FALSE).all() and not lower.isin({"1", "0", "1.0", "0.0"}).all():
+        out = text.map(lambda v: None if v is None else v.lower() in TRUE).astype("boolean")
+        return out.astype(bool) if not out.isna().any() else out
+    return text
