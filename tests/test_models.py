@@ -1,0 +1,235 @@
+"""Tests of cxkit.models: equal to direct statsmodels calls, errors, dropped rows."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+import statsmodels.formula.api as smf
+
+from cxkit.exceptions import ModelError, SmallSampleWarning
+from cxkit.models import auc_score, fit_retention, fit_revenue
+
+
+def toy_panel(n_customers=800, periods=6, seed=1):
+    """Simulated customer x month panel with known logit and revenue effects.
+
+    Churn log-odds: -2 + 0.04 per resolution hour - 1.0 per unit fcr_rate
+    + 0.3 for the basic plan. Shared by the other model test files.
+    """
+    rng = np.random.default_rng(seed)
+    n = n_customers * periods
+    cid = np.repeat(np.arange(n_customers), periods)
+    pidx = np.tile(np.arange(periods), n_customers)
+    plan = np.repeat(rng.choice(["basic", "pro"], n_customers), periods)
+    segment = np.repeat(rng.choice(["smb", "mid", "ent"], n_customers), periods)
+    tenure = np.repeat(rng.uniform(1, 40, n_customers), periods) + pidx
+    contacted = rng.uniform(size=n) < 0.6
+    tickets = np.where(contacted, rng.poisson(1.5, n) + 1, 0)
+    res_h = np.where(contacted, rng.gamma(2.0, 6.0, n), np.nan)
+    fcr = np.where(contacted, rng.beta(4, 2, n), np.nan)
+    csat = np.where(contacted, np.clip(4.5 - 0.03 * np.nan_to_num(res_h) + rng.normal(0, 0.5, n), 1, 5), np.nan)
+    eta = -2.0 + 0.04 * np.nan_to_num(res_h, nan=12) - 1.0 * np.nan_to_num(fcr, nan=0.66) + 0.3 * (plan == "basic")
+    churn = (rng.uniform(size=n) < 1 / (1 + np.exp(-eta))).astype(float)
+    rev_now = rng.gamma(2, 50, n) * (rng.uniform(size=n) < 0.7)
+    buy = rng.uniform(size=n) < 1 / (1 + np.exp(-(0.5 + 0.3 * (np.nan_to_num(csat, nan=4) - 4))))
+    amount = np.exp(4 + 0.1 * (np.nan_to_num(csat, nan=4) - 4) + rng.normal(0, 0.5, n))
+    df = pd.DataFrame({
+        "customer_id": [f"c{i:04d}" for i in cid], "period_index": pidx, "plan": plan,
+        "segment": segment, "tenure_months": tenure, "contacted": contacted,
+        "ticket_count": tickets, "ticket_count_prior": rng.poisson(1.0, n),
+        "resolution_hours_mean": res_h, "fcr_rate": fcr, "csat_mean": csat,
+        "revenue_amount": rev_now, "churned_next": churn,
+        "revenue_next_amount": np.where(buy, amount, 0.0), "outcome_observed": pidx < periods - 1})
+    df.loc[df["outcome_observed"] == False, "churned_next"] = np.nan
+    df.attrs.update({"period": "M", "horizon": 1, "currency": "EUR"})
+    return df
+
+
+DRIVERS = ["resolution_hours_mean", "fcr_rate"]
+CONTROLS = ("C(plan)", "C(segment)", "np.log1p(tenure_months)")
+
+
+@pytest.fixture(scope="module")
+def panel():
+    return toy_panel()
+
+
+@pytest.fixture(scope="module")
+def retention(panel):
+    return fit_retention(panel, drivers=DRIVERS, placebo=False)
+
+
+def _contacted(panel):
+    return panel.loc[panel["outcome_observed"] & panel["contacted"]].reset_index(drop=True)
+
+
+def test_retention_equals_direct_statsmodels_logit(panel, retention):
+    df = _contacted(panel)
+    direct = smf.logit("churned_next ~ resolution_hours_mean + fcr_rate + C(plan) + C(segment)"
+                       " + np.log1p(tenure_months)", df).fit(
+        cov_type="cluster", cov_kwds={"groups": pd.factorize(df["customer_id"])[0]}, disp=0)
+    tidy = retention.tidy().set_index("term")
+    np.testing.assert_allclose(tidy.loc[direct.params.index, "estimate"], direct.params, atol=1e-6)
+    np.testing.assert_allclose(tidy.loc[direct.params.index, "std_error"], direct.bse, atol=1e-6)
+    me = direct.get_margeff(at="overall").summary_frame()
+    np.testing.assert_allclose(retention.effects()["ame"], 100 * me.loc[DRIVERS, "dy/dx"],
+                               atol=1e-6)
+    np.testing.assert_allclose(tidy.loc["fcr_rate", "odds_ratio"],
+                               np.exp(direct.params["fcr_rate"]), atol=1e-9)
+
+
+def test_retention_recovers_simulated_coefficients(retention):
+    tidy = retention.tidy().set_index("term")
+    for term, truth in {"resolution_hours_mean": 0.04, "fcr_rate": -1.0}.items():
+        assert tidy.loc[term, "conf_low"] < truth < tidy.loc[term, "conf_high"]
+
+
+def test_dropped_rows_are_counted(panel):
+    p = panel.copy()
+    p.attrs = dict(panel.attrs)
+    target = p.index[p["contacted"] & p["outcome_observed"]][:7]
+    p.loc[target, "fcr_rate"] = np.nan
+    res = fit_retention(p, drivers=DRIVERS, placebo=False)
+    dropped = res.dropped.set_index("step")["rows_dropped"]
+    assert dropped["missing_fcr_rate"] == 7
+    assert dropped["outcome_not_observed"] == int((~p["outcome_observed"]).sum())
+    assert res.n_obs == len(_contacted(panel)) - 7
+    assert res.dropped["rows_remaining"].iloc[-1] == res.n_obs
+
+
+def test_design_all_uses_uncontacted_rows(panel):
+    res = fit_retention(panel, drivers=["ticket_count"], design="all", placebo=False)
+    assert res.n_obs == int(panel["outcome_observed"].sum())
+    assert res.guardrails.set_index("check").loc["quality_given_contact", "status"] == "warning"
+
+
+def test_auc_and_calibration(retention):
+    y = np.array([0, 0, 1, 1, 0, 1])
+    p = np.array([0.1, 0.4, 0.35, 0.8, 0.2, 0.9])
+    pairs = [(a, b) for a in p[y == 1] for b in p[y == 0]]
+    assert auc_score(y, p) == pytest.approx(np.mean([a > b for a, b in pairs]))
+    cal = retention.calibration
+    assert len(cal) == 10 and cal["n"].sum() == retention.n_obs
+    assert cal["predicted_rate"].is_monotonic_increasing
+    assert 0.55 < retention.diagnostics["auc"] < 0.8
+
+
+def test_unknown_driver_lists_close_matches(panel):
+    with pytest.raises(ModelError, match=r"'resolution_hour_mean'.*did you mean.*"
+                                         r"'resolution_hours_mean'"):
+        fit_retention(panel, drivers=["resolution_hour_mean"])
+
+
+def test_constant_driver_is_named(panel):
+    p = panel.assign(const_rate=0.5)
+    with pytest.raises(ModelError, match="Driver 'const_rate' is constant"):
+        fit_retention(p, drivers=["fcr_rate", "const_rate"])
+
+
+def test_collinear_drivers_are_named(panel):
+    p = panel.assign(resolution_minutes_mean=panel["resolution_hours_mean"] * 60)
+    with pytest.raises(ModelError, match="perfectly collinear: resolution_hours_mean, "
+                                         "resolution_minutes_mean"):
+        fit_retention(p, drivers=["resolution_hours_mean", "resolution_minutes_mean"])
+
+
+def test_too_few_events(panel):
+    p = panel.copy()
+    churners = p.index[(p["churned_next"] == 1) & p["contacted"]]
+    p.loc[churners[15:], "churned_next"] = 0.0
+    with pytest.raises(ModelError, match="Too few events for 'churned_next': 15 rows"):
+        fit_retention(p, drivers=DRIVERS)
+
+
+def test_few_events_per_parameter_warns(panel):
+    p = panel.copy()
+    churners = p.index[(p["churned_next"] == 1) & p["contacted"]]
+    p.loc[churners[40:], "churned_next"] = 0.0
+    with pytest.warns(SmallSampleWarning, match="40 events for 7 parameters"):
+        fit_retention(p, drivers=DRIVERS, placebo=False)
+
+
+def test_perfect_separation_is_named(panel):
+    p = panel.assign(leak_rate=panel["churned_next"] + np.linspace(0, 0.5, len(panel)))
+    with pytest.raises(ModelError, match="Driver 'leak_rate' perfectly separates"):
+        fit_retention(p, drivers=["fcr_rate", "leak_rate"])
+
+
+def test_non_binary_outcome_rejected(panel):
+    with pytest.raises(ModelError, match="must be 0/1"):
+        fit_retention(panel, drivers=DRIVERS, outcome="revenue_next_amount")
+
+
+def test_log_ols_equals_direct_ols(panel):
+    res = fit_revenue(panel, drivers=["csat_mean"], method="log_ols", placebo=False)
+    df = _contacted(panel)
+    direct = smf.ols("np.log1p(revenue_next_amount) ~ csat_mean + " + " + ".join(CONTROLS),
+                     df).fit(cov_type="cluster", cov_kwds={"groups": pd.factorize(
+                         df["customer_id"])[0]})
+    tidy = res.tidy().set_index("term")
+    np.testing.assert_allclose(tidy.loc[direct.params.index, "estimate"], direct.params, atol=1e-6)
+    np.testing.assert_allclose(tidy.loc[direct.params.index, "std_error"], direct.bse, atol=1e-6)
+    smear = np.mean(np.exp(direct.resid))
+    expected = np.mean(np.exp(direct.fittedvalues)) * smear * (np.exp(direct.params["csat_mean"])
+                                                              - 1)
+    assert res.effects()["ame"].iloc[0] == pytest.approx(expected, rel=1e-9)
+
+
+def test_tweedie_equals_direct_glm(panel):
+    res = fit_revenue(panel, drivers=["csat_mean"], method="tweedie", placebo=False)
+    df = _contacted(panel)
+    family = sm.families.Tweedie(var_power=1.5, link=sm.families.links.Log())
+    direct = smf.glm("revenue_next_amount ~ csat_mean + " + " + ".join(CONTROLS), df,
+                     family=family).fit(cov_type="cluster", cov_kwds={
+                         "groups": pd.factorize(df["customer_id"])[0]})
+    tidy = res.tidy().set_index("term")
+    np.testing.assert_allclose(tidy.loc[direct.params.index, "estimate"], direct.params, atol=1e-6)
+    np.testing.assert_allclose(tidy.loc[direct.params.index, "std_error"], direct.bse, atol=1e-6)
+    mu = direct.fittedvalues
+    assert res.effects()["ame"].iloc[0] == pytest.approx(
+        mu.mean() * (np.exp(direct.params["csat_mean"]) - 1), rel=1e-6)
+
+
+def test_two_part_effect_equals_manual_retransformation(panel):
+    res = fit_revenue(panel, drivers=["csat_mean"], method="two_part", placebo=False)
+    df = _contacted(panel)
+    rhs = "csat_mean + " + " + ".join(CONTROLS)
+    df["buy"] = (df["revenue_next_amount"] > 0).astype(float)
+    groups = pd.factorize(df["customer_id"])[0]
+    part1 = smf.logit("buy ~ " + rhs, df).fit(cov_type="cluster", cov_kwds={"groups": groups},
+                                              disp=0)
+    pos = df.loc[df["buy"] == 1].assign(log_y=lambda d: np.log(d["revenue_next_amount"]))
+    part2 = smf.ols("log_y ~ " + rhs, pos).fit()
+    smear = np.mean(np.exp(part2.resid))
+    up = df.assign(csat_mean=df["csat_mean"] + 1)
+    manual = np.mean(part1.predict(up) * np.exp(part2.predict(up)) * smear
+                     - part1.predict(df) * np.exp(part2.predict(df)) * smear)
+    eff = res.effects().iloc[0]
+    assert eff["ame"] == pytest.approx(manual, rel=1e-6)
+    assert eff["ame_conf_low"] < eff["ame"] < eff["ame_conf_high"]
+    assert res.effect_unit == "EUR"
+    terms = res.tidy()["term"]
+    assert "any_purchase:csat_mean" in set(terms) and "log_amount:csat_mean" in set(terms)
+
+
+def test_negative_revenue_rejected(panel):
+    p = panel.copy()
+    p.loc[p.index[p["contacted"]][:2], "revenue_next_amount"] = -5.0
+    with pytest.raises(ModelError, match="negative values"):
+        fit_revenue(p, drivers=["csat_mean"])
+
+
+def test_unknown_method_rejected(panel):
+    with pytest.raises(ModelError, match="method='gamma' is unknown"):
+        fit_revenue(panel, drivers=["csat_mean"], method="gamma")
+
+
+def test_results_carry_guardrails_and_json(panel):
+    res = fit_retention(panel, drivers=DRIVERS)
+    checks = res.guardrails.set_index("check")["status"]
+    assert checks["exposure_before_outcome"] == "passes"
+    assert checks["placebo_prior_revenue_change"] in {"passes", "fails"}
+    assert res.caveat.startswith("Design: 2,")
+    json.dumps(res.to_dict())
