@@ -1,0 +1,697 @@
+"""Support KPIs: response and resolution times, FCR, reopen and escalation rates,
+CSAT, CES, NPS, contact rate and the channel and contact-reason mix.
+
+Every function takes the data first (a :class:`~cxkit.data.SupportData`, or the
+one table it needs) and returns a tidy table: one row per group, the group keys
+as columns (the ``by`` columns, then ``period``, the period start timestamp),
+never a MultiIndex. Each figure comes with the count of tickets or responses
+behind it. Periods are calendar periods of the event timestamp (weeks start on
+Monday) and every period between the first and the last event is present:
+a group or period without tickets has NaN metrics and zero counts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from cxkit.data import SupportData
+from cxkit.exceptions import ParameterError, SchemaError
+
+__all__ = [
+    "SELF_SERVICE_CHANNEL", "MISSING_LABEL", "BY_CHOICES", "compute_kpis",
+    "first_response_minutes", "resolution_hours", "fcr_rate", "reopen_rate",
+    "escalation_rate", "self_service_rate", "csat", "ces", "nps", "contact_rate", "channel_mix",
+    "reason_mix", "kpi_trend_plot",
+]
+
+SELF_SERVICE_CHANNEL = "self_service"  # channel label counted as self-service
+MISSING_LABEL = "(missing)"  # group label for tickets with no value in a ``by`` column
+BY_CHOICES = ("segment", "channel", "reason", "team", "agent", "plan")
+CUSTOMER_KEYS = ("segment", "plan")  # ``by`` columns taken from ``customers``
+_FREQ = {"W": "W-SUN", "M": "M", "Q": "Q-DEC"}  # weeks run Monday..Sunday
+
+# Display labels with units, used by kpi_trend_plot.
+KPI_LABELS = {
+    "first_response_minutes_median": "First response time, median (minutes)",
+    "first_response_minutes_p90": "First response time, p90 (minutes)",
+    "resolution_hours_median": "Resolution time, median (hours)",
+    "resolution_hours_mean": "Resolution time, mean (hours)",
+    "resolution_hours_p90": "Resolution time, p90 (hours)",
+    "open_count": "Open tickets (count)",
+    "fcr_rate": "First-contact resolution (share 0-1)",
+    "reopen_rate": "Reopen rate (share 0-1)",
+    "escalation_rate": "Escalation rate (share 0-1)",
+    "self_service_rate": "Self-service share (0-1)",
+    "csat_mean": "CSAT, mean (score 1-5)",
+    "csat_satisfied_pct": "CSAT satisfied, 4-5 (%)",
+    "ces_mean": "CES, mean (score 1-7)",
+    "nps": "NPS (points, -100..100)",
+    "contact_rate": "Contact rate (tickets per active customer)",
+    "share_rate": "Share of tickets (0-1)",
+    "n_tickets": "Tickets (count)",
+}
+
+
+# ---------------------------------------------------------------- grouping
+
+
+def _table(data, table: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The ``table`` frame and the customers frame (None for a bare table)."""
+    if isinstance(data, SupportData):
+        df, customers = getattr(data, table), data.customers
+    elif isinstance(data, pd.DataFrame):
+        df, customers = data, None
+    else:
+        raise ParameterError(
+            f"expected a SupportData or the {table} DataFrame, got {type(data).__name__}.")
+    if df is None:
+        raise SchemaError(
+            f"this SupportData has no {table} table; add a `{table}` source to the "
+            f"source config to compute this KPI.")
+    return df, customers
+
+
+def _require(df: pd.DataFrame, columns, table: str, kpi: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise SchemaError(
+            f"{kpi} needs column {missing[0]!r} in the {table} table, which has only "
+            f"{sorted(map(str, df.columns))[:8]}. Map a source column to {missing[0]!r} "
+            f"in the source config, or leave this KPI out.")
+
+
+def _as_by(by) -> list[str]:
+    by = [by] if isinstance(by, str) else list(by or [])
+    bad = [b for b in by if b not in BY_CHOICES]
+    if bad:
+        raise ParameterError(f"by={bad[0]!r} is not supported; use any of {list(BY_CHOICES)} "
+                             f"(for periods use period='W', 'M' or 'Q').")
+    if len(set(by)) != len(by):
+        raise ParameterError(f"by={by} repeats a column; list each column once.")
+    return by
+
+
+def _as_freq(period) -> str | None:
+    if period is None:
+        return None
+    if period not in _FREQ:
+        raise ParameterError(f"period={period!r} is not supported; use 'W', 'M', 'Q' or None.")
+    return _FREQ[period]
+
+
+def _label(values: pd.Series) -> pd.Series:
+    out = values.astype(object).where(values.notna(), MISSING_LABEL)
+    return out.astype(str)
+
+
+def _grouping(df, customers, *, time_col, period, by, table, kpi):
+    """Key columns of ``df`` and the full set of levels of each key.
+
+    Returns ``(keys_frame, keys, levels)``; ``levels[k]`` lists every value of
+    key ``k`` the output must show (all periods between first and last event).
+    """
+    by, freq = _as_by(by), _as_freq(period)
+    frame = pd.DataFrame(index=df.index)
+    for col in by:
+        if col in df.columns:
+            frame[col] = _label(df[col])
+        elif col in CUSTOMER_KEYS and customers is not None and col in customers.columns:
+            _require(df, ["customer_id"], table, kpi)
+            lookup = customers.drop_duplicates("customer_id").set_index("customer_id")[col]
+            frame[col] = _label(df["customer_id"].map(lookup))
+        elif col in CUSTOMER_KEYS:
+            raise SchemaError(
+                f"{kpi} by {col!r} needs the {col!r} column of the customers table; pass the "
+                f"whole SupportData (not one table) and map a customers column to {col!r}.")
+        else:
+            _require(df, [col], table, kpi)
+    levels = {col: sorted(frame[col].unique()) for col in by}
+    keys = list(by)
+    if freq is not None:
+        _require(df, [time_col], table, kpi)
+        periods = df[time_col].dt.to_period(freq)
+        frame["period"] = periods.dt.start_time
+        if periods.notna().any():
+            levels["period"] = pd.period_range(periods.min(), periods.max(), freq=freq).start_time
+        else:
+            levels["period"] = pd.DatetimeIndex([])
+        keys.append("period")
+    return frame, keys, levels
+
+
+def _aggregate(frame: pd.DataFrame, keys, levels, specs: dict) -> pd.DataFrame:
+    """Group ``frame`` by ``keys`` and apply ``specs`` (out -> (column, how)).
+
+    ``how`` is a pandas reduction name or a float quantile. Every combination
+    of levels appears; ``n_rows`` counts the rows of each group. Counts
+    ("count", "sum") of an empty group are 0, other statistics NaN.
+    """
+    if not keys:
+        frame, keys, levels = frame.assign(_all=0), ["_all"], {"_all": [0]}
+    if len(keys) == 1:
+        index = pd.Index(levels[keys[0]], name=keys[0])
+    else:
+        index = pd.MultiIndex.from_product([levels[k] for k in keys], names=keys)
+    cols = {}
+    if len(frame):
+        g = frame.groupby(keys, sort=False, observed=True)
+        cols["n_rows"] = g.size()
+        for out, (src, how) in specs.items():
+            cols[out] = g[src].quantile(how) if isinstance(how, float) else g[src].agg(how)
+    table = pd.DataFrame(cols, columns=["n_rows", *specs]).astype("float64").reindex(index)
+    for out in ["n_rows", *[o for o, (_, how) in specs.items() if how in ("count", "sum")]]:
+        table[out] = table[out].fillna(0).round().astype("int64")
+    table = table.reset_index()
+    return table.drop(columns="_all") if "_all" in table.columns else table
+
+
+# ------------------------------------------------------------- ticket KPIs
+
+
+def _q_label(q: float) -> str:
+    if not isinstance(q, float) or not 0 < q < 1:
+        raise ParameterError(f"q={q!r} must be a quantile strictly between 0 and 1, e.g. 0.9.")
+    return "p" + f"{q * 100:g}".replace(".", "_")
+
+
+def _ticket_values(t: pd.DataFrame) -> tuple[dict, dict]:
+    """Per-ticket value columns, and for each one that cannot be made, the missing column."""
+    v, missing = {}, {}
+    if "first_response_minutes" in t.columns:
+        v["frt"] = t["first_response_minutes"].astype("float64")
+    elif "first_response_at" in t.columns:
+        v["frt"] = (t["first_response_at"] - t["created_at"]) / pd.Timedelta(minutes=1)
+    else:
+        missing["frt"] = "first_response_minutes"
+    if "resolved_at" in t.columns:
+        done = t["resolved_at"].notna()
+        v["resolved"], v["open"] = done.astype("float64"), (~done).astype("float64")
+        v["res_hours"] = (t["resolved_at"] - t["created_at"]) / pd.Timedelta(hours=1)
+        if "contacts" in t.columns:
+            contacts = t["contacts"].astype("float64")
+            v["fcr"] = (contacts == 1).astype("float64").where(done & contacts.notna())
+        else:
+            missing["fcr"] = "contacts"
+    else:
+        missing.update(dict.fromkeys(["resolved", "open", "res_hours", "fcr"], "resolved_at"))
+    for flag in ("reopened", "escalated"):
+        if flag in t.columns:
+            v[flag] = t[flag].astype("boolean").astype("float64")
+        else:
+            missing[flag] = flag
+    if "channel" in t.columns:
+        v["self_service"] = (t["channel"] == SELF_SERVICE_CHANNEL).fillna(False).astype("float64")
+    else:
+        missing["self_service"] = "channel"
+    for score in ("csat", "ces"):
+        if score in t.columns:
+            v[score] = t[score].astype("float64")
+        else:
+            missing[score] = score
+    if "csat" in v:  # satisfied = 4 or 5 on the 1-5 scale
+        v["csat_sat"] = (v["csat"] >= 4).astype("float64").where(v["csat"].notna())
+    else:
+        missing["csat_sat"] = "csat"
+    return v, missing
+
+
+def _ticket_specs(q: float) -> dict:
+    p = _q_label(q)
+    return {
+        "first_response_count": ("frt", "count"),
+        "first_response_minutes_median": ("frt", "median"),
+        f"first_response_minutes_{p}": ("frt", q),
+        "resolved_count": ("resolved", "sum"),
+        "open_count": ("open", "sum"),
+        "resolution_hours_median": ("res_hours", "median"),
+        "resolution_hours_mean": ("res_hours", "mean"),
+        f"resolution_hours_{p}": ("res_hours", q),
+        "fcr_rate": ("fcr", "mean"),
+        "reopen_rate": ("reopened", "mean"),
+        "escalation_rate": ("escalated", "mean"),
+        "self_service_rate": ("self_service", "mean"),
+        "csat_count": ("csat", "count"),
+        "csat_mean": ("csat", "mean"),
+        "csat_satisfied_pct": ("csat_sat", "mean"),
+        "ces_count": ("ces", "count"),
+        "ces_mean": ("ces", "mean"),
+    }
+
+
+def _ticket_kpis(data, *, outputs, period, by, q=0.9, strict=True, kpi="support KPIs"):
+    tickets, customers = _table(data, "tickets")
+    _require(tickets, ["created_at"], "tickets", kpi)
+    specs = _ticket_specs(q)
+    specs = {o: s for o, s in specs.items() if outputs is None or o in outputs}
+    values, missing = _ticket_values(tickets)
+    unavailable = {o: missing[src] for o, (src, _) in specs.items() if src in missing}
+    if strict and unavailable:
+        _require(tickets, [next(iter(unavailable.values()))], "tickets", kpi)
+    frame, keys, levels = _grouping(tickets, customers, time_col="created_at", period=period,
+                                    by=by, table="tickets", kpi=kpi)
+    frame = frame.assign(**values)
+    ok = {o: s for o, s in specs.items() if o not in unavailable}
+    table = _aggregate(frame, keys, levels, ok).rename(columns={"n_rows": "n_tickets"})
+    if "csat_satisfied_pct" in table.columns:
+        table["csat_satisfied_pct"] = table["csat_satisfied_pct"] * 100
+    table = table[[*keys, "n_tickets", *ok]]
+    table.attrs["unavailable"] = {o: f"tickets has no {c!r} column" for o, c in unavailable.items()}
+    return table
+
+
+def compute_kpis(data, *, period=None, by=None, q: float = 0.9) -> pd.DataFrame:
+    """All ticket KPIs in one table: one row per group (overall, period, ``by``).
+
+    Figures and units, per group of tickets (period = ticket ``created_at``):
+
+    - ``n_tickets``: tickets in the group.
+    - ``first_response_minutes_median`` / ``_p90``: median and 90th percentile
+      (linear interpolation) of ``first_response_minutes`` over the
+      ``first_response_count`` tickets that got a response, in minutes.
+    - ``resolution_hours_median`` / ``_mean`` / ``_p90``: hours from
+      ``created_at`` to ``resolved_at`` over the ``resolved_count`` resolved
+      tickets; open tickets (no ``resolved_at``) are counted in ``open_count``
+      and never enter resolution times.
+    - ``fcr_rate``: share (0-1) of resolved tickets with ``contacts == 1``.
+    - ``reopen_rate``, ``escalation_rate``: share (0-1) of tickets flagged
+      (tickets with an unknown flag are left out).
+    - ``self_service_rate``: share (0-1) of tickets whose ``channel`` is
+      :data:`SELF_SERVICE_CHANNEL` (tickets with no channel count as not).
+    - ``csat_mean`` (score 1-5), ``csat_satisfied_pct`` (% of ratings that
+      are 4 or 5) over ``csat_count`` ratings; ``ces_mean`` (score 1-7, 7 =
+      very easy) over ``ces_count`` ratings.
+
+    A group without tickets (or without ratings) has NaN figures and zero
+    counts. When an optional column is absent, the figures that need it (and
+    their counts) are left out of the table and ``kpis.attrs["unavailable"]``
+    maps each left-out column to the reason, e.g. ``{"csat_mean": "tickets has
+    no 'csat' column"}``.
+
+    Parameters
+    ----------
+    data : SupportData or DataFrame
+        Validated data, or its tickets table alone (then ``by`` cannot use the
+        customer columns ``segment`` and ``plan``).
+    period : {"W", "M", "Q"}, optional
+        Calendar period of ``created_at`` (weeks start Monday). Every period
+        between the first and last ticket appears, in a ``period`` column
+        holding the period start.
+    by : str or list of str, optional
+        Any of :data:`BY_CHOICES`. ``segment`` and ``plan`` come from
+        ``customers`` joined on ``customer_id``. A missing label is shown as
+        :data:`MISSING_LABEL`. Every combination of observed labels appears.
+    q : float, default 0.9
+        Upper quantile reported besides the median (column suffix ``_p90``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Group key columns (``by`` then ``period``), ``n_tickets``, then the
+        figures above (those available). Counts are ``int64``.
+
+    Raises
+    ------
+    SchemaError
+        The data has no tickets table, or a ``by`` column is absent.
+    ParameterError
+        ``period``, ``by`` or ``q`` is not one of the allowed values.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"ticket_id": ["a", "b"], "customer_id": ["c1", "c1"],
+    ...                   "created_at": pd.to_datetime(["2024-01-02", "2024-03-05"]),
+    ...                   "contacts": [1, 2],
+    ...                   "resolved_at": pd.to_datetime(["2024-01-02 06:00", None])})
+    >>> k = compute_kpis(t, period="M")
+    >>> k[["period", "n_tickets", "open_count", "resolution_hours_median"]]
+          period  n_tickets  open_count  resolution_hours_median
+    0 2024-01-01          1           0                      6.0
+    1 2024-02-01          0           0                      NaN
+    2 2024-03-01          1           1                      NaN
+    """
+    return _ticket_kpis(data, outputs=None, period=period, by=by, q=q, strict=False)
+
+
+def first_response_minutes(data, *, q: float = 0.9, period=None, by=None) -> pd.DataFrame:
+    """Median and ``q`` quantile of first response time, in minutes.
+
+    Computed over tickets with a response (``first_response_minutes`` not
+    missing, or derived from ``first_response_at``); their number is
+    ``first_response_count``. The quantile uses linear interpolation.
+    Parameters ``period`` and ``by`` are as in :func:`compute_kpis`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Keys, ``n_tickets``, ``first_response_count``,
+        ``first_response_minutes_median``, ``first_response_minutes_p90``
+        (suffix follows ``q``: ``q=0.95`` gives ``_p95``).
+
+    Raises
+    ------
+    SchemaError
+        Tickets have neither ``first_response_minutes`` nor ``first_response_at``.
+    """
+    p = _q_label(q)
+    outputs = ["first_response_count", "first_response_minutes_median",
+               f"first_response_minutes_{p}"]
+    return _ticket_kpis(data, outputs=outputs, period=period, by=by, q=q,
+                        kpi="first response time")
+
+
+def resolution_hours(data, *, q: float = 0.9, period=None, by=None) -> pd.DataFrame:
+    """Resolution time in hours (median, mean, ``q`` quantile) and open tickets.
+
+    Resolution time = ``resolved_at - created_at`` in hours, over the
+    ``resolved_count`` resolved tickets of the group. Tickets still open (no
+    ``resolved_at``) are counted in ``open_count`` and never treated as resolved,
+    so ``resolved_count + open_count == n_tickets``. Parameters as in
+    :func:`compute_kpis`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Keys, ``n_tickets``, ``resolved_count``, ``open_count``,
+        ``resolution_hours_median``, ``resolution_hours_mean``,
+        ``resolution_hours_p90``.
+
+    Raises
+    ------
+    SchemaError
+        Tickets have no ``resolved_at`` column.
+    """
+    outputs = ["resolved_count", "open_count", "resolution_hours_median",
+               "resolution_hours_mean", f"resolution_hours_{_q_label(q)}"]
+    return _ticket_kpis(data, outputs=outputs, period=period, by=by, q=q, kpi="resolution time")
+
+
+def fcr_rate(data, *, period=None, by=None) -> pd.DataFrame:
+    """First-contact resolution rate: share (0-1) of resolved tickets with ``contacts == 1``.
+
+    The denominator is the resolved tickets (``resolved_count``) with a known
+    ``contacts``; open tickets are left out, since they may need more contacts.
+    Parameters as in :func:`compute_kpis`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Keys, ``n_tickets``, ``resolved_count``, ``fcr_rate``.
+
+    Raises
+    ------
+    SchemaError
+        Tickets lack ``resolved_at`` or ``contacts``.
+    """
+    return _ticket_kpis(data, outputs=["resolved_count", "fcr_rate"], period=period, by=by,
+                        kpi="first-contact resolution rate")
+
+
+def reopen_rate(data, *, period=None, by=None) -> pd.DataFrame:
+    """Share (0-1) of tickets reopened after being solved, over ``n_tickets``.
+
+    Tickets whose ``reopened`` flag is missing are left out of the share.
+    Raises :class:`SchemaError` when the ``reopened`` column is absent.
+    """
+    return _ticket_kpis(data, outputs=["reopen_rate"], period=period, by=by, kpi="reopen rate")
+
+
+def escalation_rate(data, *, period=None, by=None) -> pd.DataFrame:
+    """Share (0-1) of tickets escalated to a higher tier, over ``n_tickets``.
+
+    Tickets whose ``escalated`` flag is missing are left out of the share.
+    Raises :class:`SchemaError` when the ``escalated`` column is absent.
+    """
+    return _ticket_kpis(data, outputs=["escalation_rate"], period=period, by=by,
+                        kpi="escalation rate")
+
+
+def self_service_rate(data, *, period=None, by=None) -> pd.DataFrame:
+    """Share (0-1) of tickets whose channel is :data:`SELF_SERVICE_CHANNEL`.
+
+    The denominator is all tickets (``n_tickets``), so the share equals the
+    self-service row of :func:`channel_mix`. Raises :class:`SchemaError`
+    when the ``channel`` column is absent.
+    """
+    return _ticket_kpis(data, outputs=["self_service_rate"], period=period, by=by,
+                        kpi="self-service share")
+
+
+def csat(data, *, period=None, by=None) -> pd.DataFrame:
+    """Ticket CSAT: mean score (1-5) and % satisfied (ratings of 4 or 5).
+
+    Both are over the ``csat_count`` tickets with a rating; a group with no
+    rating has NaN figures and ``csat_count`` 0. Parameters as in
+    :func:`compute_kpis`; raises :class:`SchemaError` when ``csat`` is absent.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Keys, ``n_tickets``, ``csat_count``, ``csat_mean``, ``csat_satisfied_pct``.
+    """
+    return _ticket_kpis(data, outputs=["csat_count", "csat_mean", "csat_satisfied_pct"],
+                        period=period, by=by, kpi="CSAT")
+
+
+def ces(data, *, period=None, by=None) -> pd.DataFrame:
+    """Customer effort score: mean (1-7, 7 = very easy) over ``ces_count`` ratings.
+
+    Raises :class:`SchemaError` when the ``ces`` column is absent.
+    """
+    return _ticket_kpis(data, outputs=["ces_count", "ces_mean"], period=period, by=by,
+                        kpi="customer effort score")
+
+
+# ------------------------------------------------------- survey, customer, mix
+
+
+def nps(data, *, period=None, by=None, alpha: float = 0.05) -> pd.DataFrame:
+    """Net Promoter Score in points (-100..100), with standard error and interval.
+
+    NPS = ``promoters_pct - detractors_pct``, where promoters answered 9-10 and
+    detractors 0-6 on the 0-10 scale, over the ``n_responses`` survey answers
+    of the group (period = ``answered_at``). The standard error follows from
+    the trinomial variance of the answer being promoter (+1), passive (0) or
+    detractor (-1)::
+
+        se = 100 * sqrt((p_pro + p_det - (p_pro - p_det) ** 2) / n)
+
+    and the interval is the normal approximation ``nps +/- z(1 - alpha/2) * se``
+    clipped to [-100, 100]. With few answers, or all answers in one class
+    (se = 0), the interval is too narrow: read it with ``n_responses``.
+
+    Parameters
+    ----------
+    data : SupportData or DataFrame
+        Validated data, or its surveys table alone.
+    period, by
+        As in :func:`compute_kpis`; ``by`` may only use the customer columns
+        ``segment`` and ``plan`` (surveys carry no ticket attributes).
+    alpha : float, default 0.05
+        1 - confidence level of the interval.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Keys, ``nps``, ``nps_se``, ``nps_conf_low``, ``nps_conf_high``,
+        ``promoters_pct``, ``detractors_pct``, ``n_responses``.
+
+    Raises
+    ------
+    SchemaError
+        No surveys table, or it lacks ``nps`` / ``answered_at``.
+    ParameterError
+        ``alpha`` is not in (0, 1), or another argument is not allowed.
+    """
+    surveys, customers = _table(data, "surveys")
+    _require(surveys, ["nps"], "surveys", "NPS")
+    if not 0 < alpha < 1:
+        raise ParameterError(f"alpha={alpha!r} must be between 0 and 1, e.g. 0.05.")
+    score = surveys["nps"].astype("float64")
+    frame, keys, levels = _grouping(surveys, customers, time_col="answered_at", period=period,
+                                    by=by, table="surveys", kpi="NPS")
+    frame = frame.assign(score=score,
+                         pro=(score >= 9).astype("float64").where(score.notna()),
+                         det=(score <= 6).astype("float64").where(score.notna()))
+    t = _aggregate(frame, keys, levels, {"n_responses": ("score", "count"),
+                                         "p_pro": ("pro", "mean"), "p_det": ("det", "mean")})
+    p_pro, p_det, n = t["p_pro"], t["p_det"], t["n_responses"].astype("float64")
+    t["nps"] = 100 * (p_pro - p_det)
+    t["nps_se"] = 100 * np.sqrt((p_pro + p_det - (p_pro - p_det) ** 2) / n.where(n > 0))
+    z = stats.norm.ppf(1 - alpha / 2)
+    t["nps_conf_low"] = (t["nps"] - z * t["nps_se"]).clip(-100, 100)
+    t["nps_conf_high"] = (t["nps"] + z * t["nps_se"]).clip(-100, 100)
+    t["promoters_pct"], t["detractors_pct"] = 100 * p_pro, 100 * p_det
+    return t[[*keys, "nps", "nps_se", "nps_conf_low", "nps_conf_high", "promoters_pct",
+              "detractors_pct", "n_responses"]]
+
+
+def _active_counts(customers, *, cust_keys, starts, ends, inclusive_end):
+    """Customers active in each window: signed up before the end, not churned before the start."""
+    cust = pd.DataFrame({k: _label(customers[k]) for k in cust_keys}, index=customers.index)
+    signup = customers["signup_at"].astype("datetime64[ns]")
+    churn = (customers["churned_at"].astype("datetime64[ns]") if "churned_at" in customers.columns
+             else pd.Series(pd.NaT, index=customers.index, dtype="datetime64[ns]"))
+    churn = churn.where(churn.isna() | (churn >= signup), signup)  # churn never before signup
+    starts = np.asarray(starts, dtype="datetime64[ns]")
+    ends = np.asarray(ends, dtype="datetime64[ns]")
+    groups = cust.groupby(cust_keys, sort=False).groups if cust_keys else {(): cust.index}
+    rows = []
+    for label, idx in groups.items():
+        s = np.sort(signup.loc[idx].dropna().to_numpy())
+        c = np.sort(churn.loc[idx].dropna().to_numpy())
+        n = (np.searchsorted(s, ends, side="right" if inclusive_end else "left")
+             - np.searchsorted(c, starts, side="left"))
+        label = label if isinstance(label, tuple) else (label,)
+        rows += [(*label, start, count) for start, count in zip(starts, n)]
+    return pd.DataFrame(rows, columns=[*cust_keys, "period", "n_active_customers"])
+
+
+def contact_rate(data: SupportData, *, period="M", by=None) -> pd.DataFrame:
+    """Contact rate: tickets per active customer per period.
+
+    ``contact_rate = n_tickets / n_active_customers``. A customer is active in
+    a period when ``signup_at`` is before the period end and ``churned_at`` is
+    empty or not before the period start, so a customer who churns mid-period
+    still counts in that period. With ``period=None`` the one window runs from
+    the first to the last ticket. ``by`` on a customer column (``segment``,
+    ``plan``) splits both tickets and active customers; on a ticket column
+    (``channel``, ``reason``...) it splits the tickets only (e.g. email tickets
+    per active customer). No active customer gives NaN.
+
+    Parameters
+    ----------
+    data : SupportData
+        Needs ``customers`` (``signup_at``, optional ``churned_at``) and ``tickets``.
+    period : {"W", "M", "Q"} or None, default "M"
+    by : str or list of str, optional
+        As in :func:`compute_kpis`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Keys, ``contact_rate``, ``n_tickets``, ``n_active_customers``.
+
+    Raises
+    ------
+    SchemaError
+        No tickets table, or customers lack ``signup_at``.
+    ParameterError
+        ``data`` is not a SupportData, or another argument is not allowed.
+    """
+    if not isinstance(data, SupportData):
+        raise ParameterError("contact_rate needs the whole SupportData (tickets and customers), "
+                             f"got {type(data).__name__}.")
+    tickets, customers = _table(data, "tickets")
+    _require(customers, ["customer_id", "signup_at"], "customers", "contact rate")
+    _require(tickets, ["created_at"], "tickets", "contact rate")
+    frame, keys, levels = _grouping(tickets, customers, time_col="created_at", period=period,
+                                    by=by, table="tickets", kpi="contact rate")
+    cust_keys = [k for k in keys if k in CUSTOMER_KEYS]
+    for k in cust_keys:  # a segment without tickets still has a contact rate of 0
+        levels[k] = sorted(set(levels[k]) | set(_label(customers[k])))
+    if period is None:
+        created = tickets["created_at"]
+        starts, ends = [created.min()], [created.max()]
+        frame, keys, levels = frame.assign(period=0), [*keys, "period"], {**levels, "period": [0]}
+    else:
+        periods = pd.DatetimeIndex(levels["period"]).to_period(_FREQ[period])
+        starts, ends = periods.start_time, (periods + 1).start_time
+    t = _aggregate(frame, keys, levels, {}).rename(columns={"n_rows": "n_tickets"})
+    if period is None and not len(tickets):
+        active = pd.DataFrame({"n_active_customers": [0]})
+        t = t.assign(n_active_customers=0)
+    else:
+        active = _active_counts(customers, cust_keys=cust_keys, starts=starts, ends=ends,
+                                inclusive_end=period is None)
+        if period is None:
+            active["period"] = 0
+        t = t.merge(active, on=[*cust_keys, "period"], how="left")
+    t["n_active_customers"] = t["n_active_customers"].fillna(0).astype("int64")
+    t["contact_rate"] = t["n_tickets"] / t["n_active_customers"].where(t["n_active_customers"] > 0)
+    keys = [k for k in keys if not (period is None and k == "period")]
+    return t[[*keys, "contact_rate", "n_tickets", "n_active_customers"]]
+
+
+def _mix(data, column: str, *, period, by, kpi: str) -> pd.DataFrame:
+    tickets, customers = _table(data, "tickets")
+    _require(tickets, [column], "tickets", kpi)
+    by = _as_by(by)
+    if column in by:
+        raise ParameterError(f"{kpi} is already split by {column!r}; drop it from `by`.")
+    frame, keys, levels = _grouping(tickets, customers, time_col="created_at", period=period,
+                                    by=[*by, column], table="tickets", kpi=kpi)
+    t = _aggregate(frame, keys, levels, {}).rename(columns={"n_rows": "n_tickets"})
+    outer = [k for k in keys if k != column]
+    total = t.groupby(outer, sort=False)["n_tickets"].transform("sum") if outer else \
+        t["n_tickets"].sum()
+    t["share_rate"] = t["n_tickets"] / (total.where(total > 0) if outer else (total or np.nan))
+    return t[[*outer, column, "n_tickets", "share_rate"]]
+
+
+def channel_mix(data, *, period=None, by=None) -> pd.DataFrame:
+    """Channel mix: share (0-1) of tickets by ``channel``, one row per channel and group.
+
+    Shares add up to 1 within each group (tickets without a channel form the
+    :data:`MISSING_LABEL` row). The self-service share is the row of
+    :data:`SELF_SERVICE_CHANNEL`. A period without tickets has
+    ``n_tickets`` 0 and NaN shares. Parameters as in :func:`compute_kpis`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Keys, ``channel``, ``n_tickets``, ``share_rate``.
+    """
+    return _mix(data, "channel", period=period, by=by, kpi="channel mix")
+
+
+def reason_mix(data, *, period=None, by=None) -> pd.DataFrame:
+    """Contact-reason mix: share (0-1) of tickets by ``reason``, one row per reason and group.
+
+    Reasons usually fall into four families worth tracking separately: a
+    service problem (something broke), a roadblock (the customer cannot do
+    something alone), missing or confusing information, and perceived
+    complexity (the product is hard to use). Shares add up to 1 within each
+    group. Parameters as in :func:`compute_kpis`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Keys, ``reason``, ``n_tickets``, ``share_rate``.
+    """
+    return _mix(data, "reason", period=period, by=by, kpi="contact-reason mix")
+
+
+def kpi_trend_plot(kpis: pd.DataFrame, *, kpi: str, by: str | None = None, ax=None):
+    """Line plot of one KPI over periods, one line per ``by`` group.
+
+    Parameters
+    ----------
+    kpis : DataFrame
+        A table from this module computed with ``period=``.
+    kpi : str
+        Column to plot, e.g. ``"resolution_hours_median"``.
+    by : str, optional
+        Group column drawn as separate lines (e.g. ``"channel"``).
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Axes with the period start on x and the KPI, with its unit, on y.
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    for col in ("period", kpi, by):
+        if col is not None and col not in kpis.columns:
+            raise SchemaError(f"kpi_trend_plot needs column {col!r}, absent from the table "
+                              f"(columns: {list(kpis.columns)}); compute it with period=... "
+                              f"and by=... first.")
+    if ax is None:
+        _, ax = plt.subplots()
+    sns.lineplot(data=kpis, x="period", y=kpi, hue=by, marker="o", ax=ax)
+    ax.set_xlabel("Period start")
+    ax.set_ylabel(KPI_LABELS.get(kpi, kpi.replace("_", " ")))
+    return ax
