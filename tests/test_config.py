@@ -1,0 +1,118 @@
+"""Source config loading and the derive expression language."""
+
+import pandas as pd
+import pytest
+
+from cxkit.config import evaluate_expression, load_config, parse_expression
+from cxkit.exceptions import ConfigError
+
+BASE = {"tables": {"customers": {"path": "customers.csv"}}}
+
+
+def with_table(**spec):
+    return {"tables": {"customers": {"path": "customers.csv"}, "tickets": {"path": "t.csv", **spec}}}
+
+
+def test_defaults_and_dict_base_dir(tmp_path):
+    cfg = load_config({**BASE, "base_dir": str(tmp_path)})
+    assert (cfg.currency, cfg.timezone, cfg.as_of) == ("USD", "UTC", None)
+    assert cfg.base_dir == tmp_path
+    assert cfg.tables["customers"].path == "customers.csv"
+
+
+def test_yaml_file_resolves_against_its_folder_and_keeps_yes_no_text(tmp_path):
+    (tmp_path / "c.yaml").write_text(
+        "currency: EUR\ntimezone: Europe/Berlin\nas_of: 2025-01-01\n"
+        "tables:\n  customer_level:\n    path: x.csv\n"
+        "    values: {churned: {Yes: true, No: false, on: 1}}\n")
+    cfg = load_config(tmp_path / "c.yaml")
+    assert cfg.base_dir == tmp_path.resolve()
+    assert cfg.as_of == pd.Timestamp("2025-01-01")
+    assert dict(cfg.tables["customer_level"].values["churned"]) == {"Yes": True, "No": False, "on": 1}
+
+
+@pytest.mark.parametrize("raw, words", [
+    ({**BASE, "currancy": "EUR"}, ["'currancy'", "currency, timezone"]),
+    ({"tables": {"customers": {"path": "c.csv"}, "calls": {"path": "x"}}}, ["'calls'", "tickets"]),
+    (with_table(colums={}), ["tables.tickets", "'colums'", "columns"]),
+    (with_table(columns={"ticket": "Id"}), ["tables.tickets.columns", "'ticket'", "ticket_id"]),
+    ({**BASE, "timezone": "Mars/Olympus"}, ["Mars/Olympus", "IANA"]),
+    ({**BASE, "currency": "euro"}, ["euro", "3-letter"]),
+    ({"tables": {"tickets": {"path": "t.csv"}}}, ["customers"]),
+    (with_table(path="t.duckdb"), ["DuckDB", "table:"]),
+    (with_table(derive={"contacts": "replies +"}), ["tables.tickets.derive.contacts", "cannot parse"]),
+])
+def test_config_errors_name_the_key_and_the_valid_ones(raw, words):
+    with pytest.raises(ConfigError) as err:
+        load_config(raw)
+    for word in words:
+        assert word in str(err.value)
+
+
+def test_missing_yaml_file_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="nope.yaml"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_config_is_immutable():
+    cfg = load_config(BASE)
+    with pytest.raises(Exception):
+        cfg.currency = "EUR"
+    with pytest.raises(TypeError):
+        cfg.tables["tickets"] = None
+
+
+@pytest.mark.parametrize("expr, problem", [
+    ("__import__('os').system('true')", "unknown function"),
+    ("replies.real", "Attribute"),
+    ("open('x')", "unknown function 'open'"),
+    ("replies[0]", "Subscript"),
+    ("lambda: 1", "Lambda"),
+    ("status == null", "is_null"),
+    ("if_else(a, b)", "takes 3"),
+    ("1 < a < 3", "chained"),
+    ("`Solved at", "not closed"),
+])
+def test_expressions_outside_the_whitelist_are_refused(expr, problem):
+    with pytest.raises(ConfigError, match=problem.replace("(", r"\(")):
+        parse_expression(expr)
+
+
+@pytest.fixture
+def frame():
+    return pd.DataFrame({
+        "replies": [0.0, 2.0, None],
+        "status": ["cancelled", "active", None],
+        "Solved at": pd.to_datetime(["2024-01-01 01:00", "2024-02-01 00:00", None]),
+        "created_at": pd.to_datetime(["2024-01-01 00:00", "2024-01-31 00:00", "2024-01-01 00:00"]),
+    })
+
+
+def test_arithmetic_and_division_by_zero(frame):
+    assert evaluate_expression("replies + 1", frame).tolist()[:2] == [1.0, 3.0]
+    assert evaluate_expression("replies * 2 - 1", frame).tolist()[:2] == [-1.0, 3.0]
+    assert evaluate_expression("replies / 0", frame).isna().all()
+
+
+def test_if_else_with_null_keeps_timestamps(frame):
+    out = evaluate_expression("if_else(status == 'cancelled', `Solved at`, null)", frame)
+    assert out.dtype == "datetime64[ns]"
+    assert out.iloc[0] == pd.Timestamp("2024-01-01 01:00") and out.iloc[1:].isna().all()
+
+
+def test_time_between_and_logic(frame):
+    assert evaluate_expression("minutes_between(created_at, `Solved at`)", frame).tolist()[:2] == [60.0, 1440.0]
+    assert evaluate_expression("hours_between(created_at, `Solved at`)", frame).iloc[1] == 24.0
+    assert evaluate_expression("not is_null(status) and replies > 1", frame).tolist() == [False, True, False]
+    assert evaluate_expression("status == 'x' or replies >= 0", frame).tolist() == [True, True, False]
+
+
+def test_coalesce_and_to_datetime(frame):
+    assert evaluate_expression("coalesce(replies, 7)", frame).tolist() == [0.0, 2.0, 7.0]
+    text = pd.DataFrame({"d": ["2024-05-01", None]})
+    assert evaluate_expression("to_datetime(d)", text).iloc[0] == pd.Timestamp("2024-05-01")
+
+
+def test_unknown_column_lists_the_columns(frame):
+    with pytest.raises(ConfigError, match="unknown column 'repliez'.*replies"):
+        evaluate_expression("repliez + 1", frame)
