@@ -1,0 +1,225 @@
+"""Churn timing: Cox proportional hazards and Kaplan-Meier curves.
+
+Works on any table with one row per customer (or per customer spell): a
+duration until churn or censoring (e.g. ``duration_months``), an event flag
+(1 = churned, 0 = still active at the end of observation), optionally a
+delayed-entry time (customers first observed after signup), and covariates.
+Hazard ratios above 1 mean earlier churn.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from statsmodels.duration.hazard_regression import PHReg
+from statsmodels.duration.survfunc import SurvfuncRight
+
+from cxkit import models
+from cxkit.exceptions import ModelError, SmallSampleWarning
+from cxkit.results import TIDY_COLUMNS, ModelResult
+
+__all__ = ["fit_churn_timing", "kaplan_meier", "ph_test"]
+
+
+def _clean(table: pd.DataFrame, *, duration, event, entry, covariates, strata, cluster):
+    cols = models.formula_columns(covariates)
+    needed = [duration, event, *cols] + [c for c in (entry, strata, cluster) if c]
+    models.check_columns(table, needed, role="Survival")
+    df = table.copy()
+    rows = [{"step": "input", "reason": "rows in the table", "rows_dropped": 0,
+             "rows_remaining": len(df)}]
+    bad = df[needed].isna().any(axis=1)
+    rows.append({"step": "missing_value", "reason": f"a value of {', '.join(needed)} is missing",
+                 "rows_dropped": int(bad.sum()), "rows_remaining": int((~bad).sum())})
+    df = df.loc[~bad]
+    bad = df[duration].astype(float) <= 0
+    if entry:
+        bad |= df[entry].astype(float) >= df[duration].astype(float)
+    rows.append({"step": "invalid_duration", "reason": "duration <= 0 or entry >= duration",
+                 "rows_dropped": int(bad.sum()), "rows_remaining": int((~bad).sum())})
+    df = df.loc[~bad].reset_index(drop=True)
+    values = set(pd.unique(df[event].astype(float)))
+    if not values <= {0.0, 1.0}:
+        raise ModelError(f"Event column {event!r} must be 1 (churned) / 0 (censored); found "
+                         f"{sorted(values)[:5]}.")
+    return df, pd.DataFrame(rows)
+
+
+def ph_test(result: ModelResult, *, transform: str = "rank") -> pd.DataFrame:
+    """Proportional-hazards check per covariate (Grambsch-Therneau score test).
+
+    Scaled Schoenfeld residuals of each covariate are tested for a linear
+    trend in (ranked) event time: ``T = (sum g_c s)^2 / (d V_jj sum g_c^2)``,
+    chi-square with 1 df, as R's ``cox.zph`` (pre-3.0) and lifelines'
+    ``proportional_hazard_test``. A small p-value means the hazard ratio
+    changes over time.
+
+    Returns
+    -------
+    DataFrame
+        ``term, statistic, p_value, verdict`` (``ok`` or ``violated`` at 0.05).
+    """
+    res = result.model_result
+    resid = np.asarray(res.schoenfeld_residuals, float)
+    keep = ~np.isnan(resid).any(axis=1)
+    times = np.asarray(res.model.endog, float)[keep]
+    d = keep.sum()
+    cov = np.asarray(res.cov_params(), float) if not hasattr(res, "naive_cov") else \
+        np.asarray(res.naive_cov, float)
+    scaled = d * resid[keep] @ cov
+    g = stats.rankdata(times) if transform == "rank" else times
+    gc = g - g.mean()
+    stat = (gc @ scaled) ** 2 / d / np.diag(cov) / (gc ** 2).sum()
+    p = stats.chi2.sf(stat, 1)
+    return pd.DataFrame({"term": list(res.model.exog_names), "statistic": stat, "p_value": p,
+                         "verdict": np.where(p < 0.05, "violated", "ok")})
+
+
+def fit_churn_timing(table: pd.DataFrame, *, covariates, duration: str = "duration_months",
+                     event: str = "event", entry: str | None = None, strata: str | None = None,
+                     cluster: str | None = None, alpha: float = 0.05) -> ModelResult:
+    """Cox proportional-hazards model of time to churn (statsmodels ``PHReg``).
+
+    Parameters
+    ----------
+    table : DataFrame
+        One row per customer (spell).
+    covariates : sequence of str
+        Formula terms (columns, or ``C(plan)``); plain numeric columns get
+        hazard ratios in ``effects()``.
+    duration : str
+        Time to churn or censoring (e.g. months); must be > 0.
+    event : str
+        1 = churned, 0 = censored.
+    entry : str, optional
+        Delayed-entry time (left truncation), same unit as ``duration``.
+    strata : str, optional
+        Column whose levels get separate baseline hazards.
+    cluster : str, optional
+        Column of groups for robust (sandwich) standard errors.
+    alpha : float
+        Intervals are ``1 - alpha`` intervals.
+
+    Returns
+    -------
+    ModelResult
+        ``kind="cox"``, ``effect_unit="hazard ratio"``; ``tidy()`` has
+        ``hazard_ratio``; ``guardrails`` holds the proportional-hazards check.
+        Ties are handled with Efron's method.
+    """
+    covariates = list(covariates)
+    df, dropped = _clean(table, duration=duration, event=event, entry=entry,
+                         covariates=covariates, strata=strata, cluster=cluster)
+    events = int(df[event].sum())
+    if events < 20:
+        raise ModelError(f"Too few events for {event!r}: {events} churns in {len(df):,} rows; "
+                         f"at least 20 are needed. Use a longer history or fewer covariates.")
+    formula = f"{duration} ~ {' + '.join(covariates)}"
+    kwargs = {"status": df[event].astype(float).to_numpy(), "ties": "efron"}
+    if entry:
+        kwargs["entry"] = df[entry].astype(float).to_numpy()
+    if strata:
+        kwargs["strata"] = df[strata].to_numpy()
+    model = PHReg.from_formula(formula, df, **kwargs)
+    if events < 10 * model.exog.shape[1]:
+        warnings.warn(f"{events} events for {model.exog.shape[1]} covariates (< 10 per "
+                      f"covariate): hazard ratios may be unstable.", SmallSampleWarning,
+                      stacklevel=2)
+    drivers = [c for c in covariates if c in df.columns]
+    models._check_drivers(df, drivers)
+    models._check_rank(model, drivers)
+    fit_kwargs = {"groups": pd.factorize(df[cluster])[0]} if cluster else {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            res = model.fit(**fit_kwargs)
+        except np.linalg.LinAlgError as exc:
+            raise ModelError(f"Cox model: singular information matrix ({exc}); check "
+                             f"{', '.join(covariates)} for collinearity.") from None
+    if any("Convergence" in type(w.message).__name__ for w in caught) or \
+            not np.all(np.isfinite(res.bse)):
+        raise ModelError(f"Cox model did not converge; a covariate among "
+                         f"{', '.join(covariates)} may separate churners (e.g. all churners "
+                         f"share one value). Drop or bin it.")
+    names = list(model.exog_names)
+    ci = np.asarray(res.conf_int(alpha=alpha))
+    tidy = pd.DataFrame({"term": names, "estimate": res.params, "std_error": res.bse,
+                         "statistic": res.tvalues, "p_value": res.pvalues,
+                         "conf_low": ci[:, 0], "conf_high": ci[:, 1]})[TIDY_COLUMNS]
+    tidy["hazard_ratio"] = np.exp(tidy["estimate"])
+    t = tidy.set_index("term").loc[drivers]
+    effects = pd.DataFrame({"term": drivers, "ame": np.exp(t["estimate"]).to_numpy(),
+                            "ame_std_error": t["std_error"].to_numpy(),
+                            "ame_conf_low": np.exp(t["conf_low"]).to_numpy(),
+                            "ame_conf_high": np.exp(t["conf_high"]).to_numpy(),
+                            "p_value": t["p_value"].to_numpy(), "unit": "hazard ratio"})
+    result = ModelResult(
+        kind="cox", outcome=event, drivers=tuple(drivers), formula=formula, n_obs=len(df),
+        effect_unit="hazard ratio", outcome_label="churn", alpha=alpha, tidy_table=tidy,
+        effects_table=effects, dropped_table=dropped, guardrails_table=pd.DataFrame(),
+        diagnostics={"events": events, "ties": "efron", "delayed_entry": bool(entry)},
+        model_result=res)
+    ph = ph_test(result)
+    checks = pd.DataFrame({"check": "proportional_hazards:" + ph["term"],
+                           "status": np.where(ph["verdict"] == "ok", "passes", "warning"),
+                           "detail": [f"Schoenfeld trend p = {p:.3g}" for p in ph["p_value"]]})
+    bad = ph.loc[ph["verdict"] == "violated", "term"].tolist()
+    caveat = (f"Cox model of time to churn on {len(df):,} rows ({events:,} churns); hazard "
+              f"ratios compare churn speed at any moment, adjusted for the other covariates. "
+              + (f"Proportional hazards look violated for {', '.join(bad)}: their hazard ratio "
+                 f"is an average over time; consider strata or a time interaction."
+                 if bad else "Proportional-hazards check passes."))
+    return ModelResult(**{**{f: getattr(result, f) for f in (
+        "kind", "outcome", "drivers", "formula", "n_obs", "effect_unit", "outcome_label",
+        "alpha", "tidy_table", "effects_table", "dropped_table", "diagnostics",
+        "model_result")}, "guardrails_table": checks, "caveat": caveat})
+
+
+def kaplan_meier(table: pd.DataFrame, *, duration: str = "duration_months",
+                 event: str = "event", by: str | None = None, bins=None,
+                 alpha: float = 0.05) -> pd.DataFrame:
+    """Kaplan-Meier survival (share not yet churned) over time, by group.
+
+    Parameters
+    ----------
+    by : str, optional
+        Column to split by; numeric columns are banded with ``bins`` (an
+        int = equal-count bands, or a list of edges).
+    bins : int or sequence, optional
+        Banding of a numeric ``by`` column.
+
+    Returns
+    -------
+    DataFrame
+        ``group, time, survival, conf_low, conf_high, at_risk``; survival
+        is a share (0-1) with a pointwise log-log interval.
+    """
+    needed = [duration, event] + ([by] if by else [])
+    models.check_columns(table, needed, role="Kaplan-Meier")
+    df = table.dropna(subset=needed)
+    if by is None:
+        groups = pd.Series("all", index=df.index)
+    elif bins is not None:
+        groups = (pd.qcut(df[by], bins, duplicates="drop") if isinstance(bins, int)
+                  else pd.cut(df[by], bins, include_lowest=True)).astype(str)
+    else:
+        groups = df[by].astype(str)
+    z = stats.norm.ppf(1 - alpha / 2)
+    out = []
+    for name in sorted(groups.unique()):
+        part = df.loc[groups == name]
+        sf = SurvfuncRight(part[duration].astype(float).to_numpy(),
+                           part[event].astype(float).to_numpy())
+        s, se = sf.surv_prob, sf.surv_prob_se
+        with np.errstate(divide="ignore", invalid="ignore"):
+            theta = np.log(-np.log(s))
+            se_t = se / (s * np.abs(np.log(s)))
+            lo, hi = np.exp(-np.exp(theta + z * se_t)), np.exp(-np.exp(theta - z * se_t))
+        out.append(pd.DataFrame({"group": name, "time": sf.surv_times, "survival": s,
+                                 "conf_low": np.where(s >= 1, 1.0, lo),
+                                 "conf_high": np.where(s >= 1, 1.0, hi),
+                                 "at_risk": sf.n_risk}))
+    return pd.concat(out, ignore_index=True)
