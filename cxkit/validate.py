@@ -7,7 +7,8 @@ its table and kept in the quarantine with the ``rule`` and its ``source_row``
 (1-based row of the export, header excluded); a row failing several rules is
 counted once, under the first rule in this order:
 
-``missing_required``, ``unparseable_value``, ``duplicate_id`` (first kept),
+``unparseable_value`` (a value present but unreadable), ``missing_required``,
+``duplicate_id`` (first kept),
 range rules (``negative_amount``, ``csat_out_of_range``, ``ces_out_of_range``,
 ``nps_out_of_range``, ``contacts_below_one``, ``first_response_before_created``,
 ``negative_tenure``), ``resolved_before_created``, ``churned_before_signup``,
@@ -52,14 +53,14 @@ def _rules(table: str, frame: pd.DataFrame, as_of: pd.Timestamp) -> list[dict]:
     cols = {c.name: c for c in TABLES[table]}
     present = [c for c in frame.columns if c in cols]
     rules = []
+    rules.append(dict(rule="unparseable_value", columns=[UNPARSED],
+                      description="value that could not be read as its column's type",
+                      test=lambda d: d[UNPARSED].fillna("") == ""))
     required = [c for c in present if cols[c].required]
     if required:
         rules.append(dict(rule="missing_required", columns=required,
                           description="empty value in a required column",
                           test=lambda d, cs=required: d[cs].notna().all(axis=1)))
-    rules.append(dict(rule="unparseable_value", columns=[UNPARSED],
-                      description="value that could not be read as its column's type",
-                      test=lambda d: d[UNPARSED].fillna("") == ""))
     key = ID_COLUMNS.get(table)
     if key in frame.columns:
         rules.append(dict(rule="duplicate_id", columns=[key],
