@@ -1,0 +1,256 @@
+"""Batch runs: parameter checks, failure isolation, atomic run folders, outputs.
+
+The fixture notebooks in ``tests/fixtures/notebooks`` take about a second
+each; ``quick`` raises for ``segment="broken"`` and writes one estimate whose
+p-value is a fixed function of ``segment`` and ``period``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+import cxkit.cache
+from cxkit.batch import (clean_stale_runs, default_run_config, find_stale_runs,
+                         read_run_config, run_batch, run_batch_cli)
+from cxkit.data import SupportData
+from cxkit.exceptions import ConfigError, ParameterError
+from cxkit.report import write_results
+
+NB = Path(__file__).parent / "fixtures" / "notebooks"
+
+
+def _config(root, notebook="quick", **extra):
+    return {"notebooks": [str(NB / f"{notebook}.ipynb")], "output_root": str(root),
+            "jobs": 2, "cache": False, **extra}
+
+
+@pytest.fixture(scope="module")
+def mixed_batch(tmp_path_factory):
+    """One batch of 6 runs, 2 of which (segment="broken") fail."""
+    root = tmp_path_factory.mktemp("reports")
+    cfg = _config(root, grid={"segment": ["all", "SMB", "broken"], "period": ["M", "Q"]})
+    return run_batch(cfg, progress="off")
+
+
+# -- parameters are checked before anything runs ---------------------------------------
+
+def test_unknown_grid_parameter_is_refused_before_any_run(tmp_path, capsys):
+    root = tmp_path / "reports"
+    with pytest.raises(ParameterError, match=r"'colour'.*declared by none"):
+        run_batch(_config(root, grid={"colour": ["red"]}), progress="off")
+    assert not root.exists()
+    # the command line says the same and exits with 2
+    cfg_file = tmp_path / "rc.yaml"
+    cfg_file.write_text(json.dumps(_config(root, grid={"colour": ["red"]})))
+    assert run_batch_cli(str(cfg_file)) == 2
+    assert "colour" in capsys.readouterr().err
+    assert not root.exists()
+
+
+def test_wrong_type_and_undeclared_override_are_refused(tmp_path):
+    root = tmp_path / "reports"
+    cfg = _config(root, parameters={"quick": {"horizon": "abc", "lag": 2}})
+    with pytest.raises(ParameterError) as info:
+        run_batch(cfg, progress="off")
+    msg = str(info.value)
+    assert "quick.ipynb: parameter 'horizon' = 'abc' is str, declared int" in msg
+    assert "parameter 'lag' (value 2) is not declared" in msg
+    assert "segment: str" in msg and "alpha: float" in msg  # the declared ones are listed
+    assert not root.exists()
+
+
+def test_yaml_boolean_for_a_string_parameter_is_refused(tmp_path):
+    cfg = _config(tmp_path / "r", grid={"segment": [False]})  # YAML reads `NO` as False
+    with pytest.raises(ParameterError, match="quote it"):
+        run_batch(cfg, progress="off")
+
+
+def test_run_config_unknown_key_and_missing_notebook(tmp_path):
+    with pytest.raises(ConfigError, match="unknown key"):
+        read_run_config({**_config(tmp_path), "job": 2})
+    with pytest.raises(ConfigError, match="'no_such' not found"):
+        read_run_config({"notebooks": ["no_such"]})
+
+
+def test_grid_mapping_is_expanded_as_a_product(tmp_path):
+    cfg = read_run_config(_config(tmp_path, grid={"segment": ["a", "b"], "period": ["M", "Q"]}))
+    assert [tuple(g.values()) for g in cfg.grid] == [("a", "M"), ("a", "Q"), ("b", "M"),
+                                                     ("b", "Q")]
+
+
+def test_default_run_config_parses():
+    path = default_run_config()
+    assert path.name == "reports.yaml" and path.exists()
+    if not (path.parent / "notebooks" / "01_data_quality.ipynb").exists():
+        pytest.skip("analysis notebooks not written yet")
+    cfg = read_run_config(path)
+    assert cfg.source == "sample" and len(cfg.notebooks) == 6
+
+
+# -- a failing run does not stop the others ----------------------------------------------
+
+def test_failed_run_is_isolated_and_reported(mixed_batch):
+    res = mixed_batch
+    assert res.status == "failed" and len(res.runs) == 6
+    ok = [r for r in res.runs if r["status"] == "ok"]
+    assert len(ok) == 4 and all(r["label_parameters"]["segment"] != "broken" for r in ok)
+    assert len(res.failed) == 2
+    err = res.failed[0]["error"]
+    assert err["ename"] == "ValueError" and "broken on purpose" in err["evalue"]
+    assert err["cell_index"] == 3  # markdown, parameters, injected parameters, then this
+    summary = res.summary()
+    assert "FAILED quick segment=broken period=M: cell 3" in summary
+    assert "ValueError: segment 'broken' is broken on purpose" in summary
+    # the executed notebook is kept, with the error in it
+    nb = nbformat.read(res.run_dir / res.failed[0]["notebook_path"], as_version=4)
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if o.get("output_type") == "error"]
+    assert errors and errors[0]["ename"] == "ValueError"
+    # a batch with failures is complete but does not move `latest`
+    assert res.run_dir.is_dir() and not res.run_dir.name.startswith(".tmp-")
+    assert not (res.run_dir.parent / "latest").exists()
+
+
+def test_cli_exit_status_is_one_when_a_run_fails(tmp_path, capsys):
+    cfg_file = tmp_path / "rc.yaml"
+    cfg_file.write_text(json.dumps(_config(tmp_path / "r", grid={"segment": ["broken"]})))
+    assert run_batch_cli(str(cfg_file)) == 1
+    assert "FAILED quick segment=broken" in capsys.readouterr().err
+
+
+# -- outputs ---------------------------------------------------------------------------
+
+def test_results_csv_bh_equals_direct_multipletests(mixed_batch):
+    from statsmodels.stats.multitest import multipletests
+
+    table = pd.read_csv(mixed_batch.run_dir / "results.csv")
+    assert list(table.columns) == ["run", "notebook", "segment", "period", "model",
+                                   "outcome", "term", "estimate", "conf_low", "conf_high",
+                                   "p_value", "p_value_bh", "n_obs", "effect"]
+    assert len(table) == 4 and table["p_value"].nunique() == 4
+    p_raw = []
+    for run in mixed_batch.runs:
+        if run["status"] == "ok":
+            rows = json.loads((mixed_batch.run_dir / run["results"]).read_text())["results"]
+            p_raw.append((run["run"], rows[0]["p_value"]))
+    expected = dict(zip([r for r, _ in p_raw],
+                        multipletests([p for _, p in p_raw], method="fdr_bh")[1]))
+    got = dict(zip(table["run"], table["p_value_bh"]))
+    assert got == pytest.approx(expected)
+    assert (table["p_value_bh"] >= table["p_value"]).all()
+
+
+def test_html_has_no_code_cells(mixed_batch):
+    from nbconvert import HTMLExporter
+
+    run = next(r for r in mixed_batch.runs if r["status"] == "ok")
+    page = (mixed_batch.run_dir / run["html"]).read_text()
+    assert "visible output" in page  # outputs are kept
+    for token in ("crc32", "FIXTURE_CODE_TOKEN", "hl-ipython3", "class=\"jp-InputPrompt"):
+        assert token not in page
+    # the same notebook rendered with code does contain them: the check can fail
+    with_code, _ = HTMLExporter().from_filename(str(mixed_batch.run_dir / run["notebook_path"]))
+    assert "crc32" in with_code and "hl-ipython3" in with_code
+
+
+def test_manifest_and_index(mixed_batch):
+    manifest = json.loads((mixed_batch.run_dir / "manifest.json").read_text())
+    assert manifest["run_id"] == mixed_batch.run_id == mixed_batch.run_dir.name
+    assert manifest["status"] == "failed" and manifest["latest_moves"] is False
+    assert {"cxkit", "pandas", "numpy", "statsmodels", "duckdb", "papermill"} <= set(
+        k for k, v in manifest["versions"].items() if v)
+    assert {"started_at", "finished_at", "run_config", "data_fingerprint"} <= set(manifest)
+    for run in manifest["runs"]:
+        assert run["duration_seconds"] > 0 and run["status"] in ("ok", "failed")
+        assert run["parameters"]["segment"] in ("all", "SMB", "broken")
+    index = (mixed_batch.run_dir / "index.html").read_text()
+    for run in manifest["runs"]:
+        assert run["notebook_path"] in index
+    assert index.count("broken on purpose") == 2 and "csat_mean" in index
+
+
+# -- atomic run folders ----------------------------------------------------------------
+
+def test_killed_batch_leaves_only_a_tmp_folder_and_latest_untouched(tmp_path):
+    root = tmp_path / "reports"
+    first = run_batch(_config(root), progress="off")
+    assert first.status == "ok"
+    assert os.readlink(root / "latest") == first.run_id
+
+    cfg_file = tmp_path / "slow.yaml"
+    cfg_file.write_text(json.dumps(_config(root, "slow")))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from cxkit.batch import run_batch_cli; "
+         "sys.exit(run_batch_cli(sys.argv[1]))", str(cfg_file)],
+        start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not list(root.glob(".tmp-*/slow/*/slow.ipynb")):  # the run has started
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    entries = sorted(p.name for p in root.iterdir())
+    tmp = [e for e in entries if e.startswith(".tmp-")]
+    assert len(tmp) == 1 and sorted(set(entries) - set(tmp)) == sorted([first.run_id, "latest"])
+    assert os.readlink(root / "latest") == first.run_id
+    # the next batch reports the stale folder; it can then be cleaned
+    assert find_stale_runs(root) == [root / tmp[0]]
+    second = run_batch(_config(root), progress="off")
+    assert second.stale == (root / tmp[0],) and "interrupted batch" in second.summary()
+    assert second.run_id != first.run_id and (root / first.run_id).is_dir()
+    assert os.readlink(root / "latest") == second.run_id
+    assert clean_stale_runs(root) == [root / tmp[0]] and not (root / tmp[0]).exists()
+
+
+# -- the shared cache ------------------------------------------------------------------
+
+def test_kernels_use_the_batch_cache(tmp_path, monkeypatch):
+    fake = SupportData(customers=pd.DataFrame({"customer_id": [f"c{i}" for i in range(7)]}))
+    built = []
+
+    def fake_panel(data, *, period, horizon):
+        built.append((period, horizon))
+        return pd.DataFrame({"marker": [f"panel-{period}-{horizon}"]})
+
+    monkeypatch.setattr(cxkit.cache, "_read_support_data", lambda config: fake)
+    monkeypatch.setattr(cxkit.cache, "_build_panel", fake_panel)
+    cfg = _config(tmp_path / "r", "cached", cache=True, grid={"period": ["M", "Q"]})
+    res = run_batch(cfg, progress="off")
+    assert res.status == "ok", res.summary()
+    assert sorted(built) == [("M", 1), ("Q", 1)]  # each panel built once, in this process
+    table = pd.read_csv(res.run_dir / "results.csv")
+    assert sorted(table["term"]) == ["panel-M-1", "panel-Q-1"]  # served to the kernels
+    assert (table["estimate"] == 7).all()
+    manifest = json.loads((res.run_dir / "manifest.json").read_text())
+    assert manifest["data_fingerprint"] == fake.fingerprint
+    assert not (res.run_dir / "_cache").exists()
+
+
+def test_load_data_computes_without_a_cache(monkeypatch):
+    monkeypatch.delenv(cxkit.cache.CACHE_ENV, raising=False)
+    calls = []
+    monkeypatch.setattr(cxkit.cache, "_read_support_data",
+                        lambda config: calls.append(config) or "data")
+    assert cxkit.cache.load_data("sample") == "data" and calls == ["sample"]
+
+
+def test_write_results_refuses_rows_without_an_estimate(tmp_path):
+    with pytest.raises(ParameterError, match=r"lack column\(s\) \['estimate'\]"):
+        write_results([{"model": "m", "outcome": "o", "term": "t"}], parameters={},
+                      output_dir=tmp_path)
+    path = write_results([{"model": "m", "outcome": "o", "term": "t", "estimate": 1.5,
+                           "p_value": float("nan")}], parameters={"a": 1}, output_dir=tmp_path)
+    rows = json.loads(path.read_text())["results"]
+    assert rows[0]["estimate"] == 1.5 and rows[0]["p_value"] is None
