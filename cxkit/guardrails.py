@@ -158,21 +158,23 @@ def compare_naive(panel: pd.DataFrame, *, drivers=(), volume: str = "ticket_coun
                   prior: str = "ticket_count_prior", controls=models.DEFAULT_CONTROLS,
                   outcome: str = "churned_next", cluster: str | None = "customer_id",
                   alpha: float = 0.05) -> pd.DataFrame:
-    """Naive and adjusted churn effects side by side (pp per unit).
+    """Naive, adjusted and within-customer churn effects side by side (pp per unit).
 
-    * naive: all customers, ``outcome ~ volume + controls`` (no prior-volume
-      control); quality drivers are left out because they exist only for
-      contacted customers.
-    * adjusted: quality given contact, ``outcome ~ volume + drivers +
+    * ``naive``: all customers, ``outcome ~ volume + controls`` (no
+      prior-volume control); quality drivers are left out because they exist
+      only for contacted customers.
+    * ``adjusted``: quality given contact, ``outcome ~ volume + drivers +
       controls + prior``.
+    * ``within``: :func:`fit_within` on ``volume + drivers`` (customer fixed
+      effects; removes any time-constant customer trait such as a propensity
+      to have problems, which the prior-volume control only proxies).
 
     Returns
     -------
     DataFrame
-        One row per term of the adjusted model's drivers: ``term,
-        naive_ame, naive_conf_low, naive_conf_high, naive_p_value,
-        adjusted_ame, adjusted_conf_low, adjusted_conf_high, adjusted_p_value``
-        (NaN where a term is not in a specification).
+        One row per term (``volume`` then ``drivers``) with ``<spec>_ame,
+        <spec>_conf_low, <spec>_conf_high, <spec>_p_value`` for spec in naive,
+        adjusted, within (NaN where a term is not in a specification).
     """
     naive = models.fit_retention(panel, drivers=[volume], controls=controls, outcome=outcome,
                                  cluster=cluster, design="all", alpha=alpha, placebo=False)
@@ -180,15 +182,14 @@ def compare_naive(panel: pd.DataFrame, *, drivers=(), volume: str = "ticket_coun
                                     controls=[*controls, prior], outcome=outcome,
                                     cluster=cluster, design="quality_given_contact",
                                     alpha=alpha, placebo=False)
-    cols = ["term", "ame", "ame_conf_low", "ame_conf_high", "p_value"]
-    a = naive.effects()[cols].rename(columns=lambda c: c if c == "term" else "naive_" + c)
-    b = adjusted.effects()[cols].rename(columns=lambda c: c if c == "term"
-                                        else "adjusted_" + c)
-    out = b.merge(a, on="term", how="left")
-    out.columns = [c.replace("_ame_", "_") for c in out.columns]
-    order = ["term", "naive_ame", "naive_conf_low", "naive_conf_high", "naive_p_value",
-             "adjusted_ame", "adjusted_conf_low", "adjusted_conf_high", "adjusted_p_value"]
-    return out[order]
+    within = fit_within(panel, drivers=[volume, *drivers], outcome=outcome, alpha=alpha)
+    out = pd.DataFrame({"term": [volume, *drivers]})
+    for name, res in (("naive", naive), ("adjusted", adjusted), ("within", within)):
+        eff = res.effects()[["term", "ame", "ame_conf_low", "ame_conf_high", "p_value"]]
+        eff.columns = ["term", f"{name}_ame", f"{name}_conf_low", f"{name}_conf_high",
+                       f"{name}_p_value"]
+        out = out.merge(eff, on="term", how="left")
+    return out
 
 
 def fit_within(panel: pd.DataFrame, *, drivers, outcome: str = "churned_next",
