@@ -95,9 +95,14 @@ def read_support_data(config="sample", *, as_of=None) -> SupportData:
     cfg = config if isinstance(config, SourceConfig) else load_config(config)
     raw = {name: read_table(tcfg, config=cfg) for name, tcfg in cfg.tables.items()}
     when = as_of if as_of is not None else cfg.as_of
-    if when is None:
-        when = pd.Timestamp.now(tz=cfg.timezone).tz_localize(None)
-    clean, quality, quarantine = validate_tables(raw, as_of=pd.Timestamp(when))
+    try:
+        when = pd.Timestamp(when) if when is not None else \
+            pd.Timestamp.now(tz=cfg.timezone).tz_localize(None)
+    except (ValueError, TypeError):
+        raise ConfigError(f"as_of {as_of!r} is not a date; write it as YYYY-MM-DD.") from None
+    if when.tzinfo is not None:
+        when = when.tz_convert(cfg.timezone).tz_localize(None)
+    clean, quality, quarantine = validate_tables(raw, as_of=when)
     customers = clean.get("customers")
     if customers is None:
         customers = clean["customer_level"][["customer_id"]].copy()

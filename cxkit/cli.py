@@ -1,0 +1,127 @@
+"""The ``cxkit`` command line.
+
+Subcommands:
+
+- ``cxkit validate CONFIG [--quarantine-dir DIR] [--as-of DATE]``: read and
+  validate a source config's exports, print the data-quality table, write the
+  quarantined rows to ``DIR/<table>.csv`` (default ``quarantine/`` beside the
+  config). Exit 0 when the data loaded (even with quarantined rows), 2 on a
+  structural error.
+- ``cxkit sample --out DIR [--customers N] [--months M] [--seed S]``: write the
+  generated sample data and its source config.
+- ``cxkit run [RUNCONFIG] [--jobs N]``: run a batch of notebook reports.
+
+Every cxkit error is printed as ``error: <message>`` on stderr, without a
+traceback, with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+from pathlib import Path
+
+import cxkit
+from cxkit.exceptions import ConfigError, CxkitError, QuarantineWarning
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cxkit", description="From helpdesk exports to retention and revenue effects.")
+    parser.add_argument("--version", action="version", version=f"cxkit {cxkit.__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    val = sub.add_parser("validate", help="check a source config's exports and report quality")
+    val.add_argument("config", help='source config (YAML), or "sample" for the bundled sample')
+    val.add_argument("--quarantine-dir", type=Path, default=None,
+                     help="folder for quarantined rows (default: quarantine/ beside the config)")
+    val.add_argument("--as-of", default=None,
+                     help="dates after this one are set aside (default: the config's as_of, else today)")
+
+    smp = sub.add_parser("sample", help="write the generated sample data set")
+    smp.add_argument("--out", type=Path, required=True, help="folder to write into")
+    smp.add_argument("--customers", type=int, default=3000, help="number of customers (default 3000)")
+    smp.add_argument("--months", type=int, default=24, help="months of history (default 24)")
+    smp.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+
+    run = sub.add_parser("run", help="run a batch of notebook reports")
+    run.add_argument("runconfig", nargs="?", default=None,
+                     help="run config (YAML); default: the bundled default batch")
+    run.add_argument("--jobs", type=int, default=None, help="notebooks run in parallel")
+    return parser
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from cxkit.io import read_support_data, sample_config_path
+    from cxkit.validate import describe_quality
+
+    config = sample_config_path() if args.config == "sample" else Path(args.config)
+    if not config.is_file():
+        raise ConfigError(f"source config {args.config!r} not found; give the path of a YAML "
+                         'file or "sample".')
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", QuarantineWarning)  # the table below says it all
+        data = read_support_data(config, as_of=args.as_of)
+    table = describe_quality(data)
+    print(table.to_string(index=False))
+    out_dir = args.quarantine_dir or config.parent / "quarantine"
+    total = int(table["rows_quarantined"].sum())
+    sizes = ", ".join(f"{name} {len(rows):,}" for name, rows in data.tables().items())
+    print(f"\nRows kept: {sizes}. Rows quarantined: {total:,}.")
+    for name, rows in data.quarantine.items():
+        target = out_dir / f"{name}.csv"
+        if len(rows):
+            out_dir.mkdir(parents=True, exist_ok=True)
+            rows.to_csv(target, index=False)
+            print(f"Quarantined {name} rows written to {target.as_posix()}")
+        elif target.exists():
+            target.unlink()  # a file from an earlier run would mislead
+    return 0
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from cxkit.synth import write_sample
+
+    out = write_sample(args.out, n_customers=args.customers, months=args.months, seed=args.seed)
+    print(f"Sample written to {Path(out).as_posix()}")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from cxkit.batch import run_batch_cli
+
+    return int(run_batch_cli(args.runconfig, jobs=args.jobs))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments without the program name; ``sys.argv[1:]`` by default.
+
+    Returns
+    -------
+    int
+        0 on success, 2 on a cxkit error (printed as ``error: ...``), or
+        the status of ``cxkit run``.
+    """
+    args = _parser().parse_args(argv)
+    commands = {"validate": _validate, "sample": _sample, "run": _run}
+    try:
+        return commands[args.command](args)
+    except CxkitError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
