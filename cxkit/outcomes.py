@@ -1,0 +1,174 @@
+"""Outcome definitions and the customer-level survival table.
+
+:data:`OUTCOMES` documents every outcome column of the panel built by
+:func:`cxkit.panel.build_panel` (definition and unit); :func:`build_survival`
+gives one row per customer for churn-timing models (Kaplan-Meier, Cox) with
+delayed entry and right censoring.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cxkit.data import SupportData
+from cxkit.exceptions import SchemaError
+from cxkit.panel import period_grid
+
+__all__ = ["OUTCOMES", "build_survival", "DAYS_PER_MONTH"]
+
+DAYS_PER_MONTH = 30.4375  # average Gregorian month, used for every *_months column
+
+OUTCOMES: dict[str, dict[str, str]] = {
+    "churned_in_period": {
+        "unit": "flag",
+        "definition": "churned_at falls inside period t; such rows are not at risk for "
+                      "churned_next."},
+    "churned_next": {
+        "unit": "0/1 (float)",
+        "definition": "1 when churned_at < period_end of t+horizon (churn in t+1..t+horizon), "
+                      "else 0; NaN when the customer churned in t or the outcome window is "
+                      "not fully observed."},
+    "revenue_next_amount": {
+        "unit": "currency of the data",
+        "definition": "Sum of revenue paid in periods t+1..t+horizon."},
+    "repeat_purchase_next": {
+        "unit": "0/1 (float)",
+        "definition": "1 when revenue_next_amount > 0, else 0."},
+    "revenue_change_amount": {
+        "unit": "currency of the data",
+        "definition": "revenue_next_amount - horizon * revenue_amount (revenue paid in t)."},
+    "nps_next": {
+        "unit": "score 0-10",
+        "definition": "Mean NPS of surveys answered in t+1..t+horizon; NaN when none."},
+    "outcome_observed": {
+        "unit": "flag",
+        "definition": "Period t+horizon lies inside the data window; every outcome is NaN "
+                      "when False."},
+    "event": {
+        "unit": "0/1",
+        "definition": "Survival table: 1 when the customer churned inside the window, 0 when "
+                      "still active at the window end (right-censored)."},
+    "duration_months": {
+        "unit": "months (days / 30.4375)",
+        "definition": "Survival table: time from signup to churn, or to the window end when "
+                      "censored."},
+    "entry_months": {
+        "unit": "months (days / 30.4375)",
+        "definition": "Survival table: time from signup to the window start (delayed entry, "
+                      "left truncation); 0 for customers who signed up inside the window."},
+}
+
+
+def _months(delta: pd.Series) -> pd.Series:
+    return delta.dt.total_seconds() / (86400.0 * DAYS_PER_MONTH)
+
+
+def build_survival(data: SupportData, *, start=None, end=None) -> pd.DataFrame:
+    """One row per customer at risk in the window: time to churn and support summaries.
+
+    The window is the one :func:`cxkit.panel.build_panel` uses with monthly
+    periods (first month with a ticket or payment to the last month with any
+    event, or ``start``/``end``). Customers who churned before it or signed up
+    after it are left out. Times are in months of 30.4375 days counted from
+    signup, so ``entry_months`` and ``duration_months`` plug into
+    ``lifelines.CoxPHFitter(...).fit(df, "duration_months", "event",
+    entry_col="entry_months")``.
+
+    The support summaries cover the customer's tickets created from the window
+    start until churn or censoring. They include tickets raised close to churn
+    (when a customer may already be leaving), so use them descriptively; the
+    panel of :func:`cxkit.panel.build_panel` is the design for effects.
+
+    Parameters
+    ----------
+    data : SupportData
+    start, end : date-like, optional
+        First and last month of the window.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``customer_id``, ``plan`` and ``segment`` (when present),
+        ``entry_months``, ``duration_months``, ``event`` (int 0/1),
+        ``ticket_count``, ``tickets_per_month`` (tickets per month observed in
+        the window), ``resolution_hours_mean`` (resolved tickets),
+        ``fcr_rate`` (0-1, share of resolved tickets with one contact) and
+        ``csat_mean`` (1-5); the last three are NaN without tickets. Sorted by
+        ``customer_id``.
+
+    Raises
+    ------
+    ConfigError
+        Unparsable or inverted ``start``/``end``, or no event to define the window.
+    SchemaError
+        ``customers`` lacks ``customer_id`` or ``signup_at``.
+
+    Examples
+    --------
+    >>> from cxkit.synth import make_sample
+    >>> data, truth = make_sample(n_customers=200, months=6)
+    >>> surv = build_survival(data)
+    >>> sorted(surv["event"].unique().tolist())
+    [0, 1]
+    """
+    grid = period_grid(data, period="M", start=start, end=end)
+    window_start, window_end = grid["period"].iloc[0], grid["period_end"].iloc[-1]
+    cust = data.customers
+    for col in ("customer_id", "signup_at"):
+        if col not in cust.columns:
+            raise SchemaError(f"customers.{col} is missing: survival times need customer_id "
+                              "and signup_at for every customer.")
+    churned = cust["churned_at"] if "churned_at" in cust else pd.Series(pd.NaT, index=cust.index)
+    keep = (cust["signup_at"] < window_end) & (churned.isna() | (churned >= window_start))
+    cust, churned = cust[keep], churned[keep]
+    event = churned.notna() & (churned < window_end)
+    stop = churned.where(event, window_end)
+    out = pd.DataFrame({"customer_id": cust["customer_id"]})
+    for col in ("plan", "segment"):
+        if col in cust:
+            out[col] = cust[col]
+    out["entry_months"] = _months(window_start - cust["signup_at"]).clip(lower=0.0)
+    out["duration_months"] = _months(stop - cust["signup_at"])
+    out["event"] = event.astype(np.int64)
+    observed = out["duration_months"] - out["entry_months"]
+    summary = _ticket_summary(data.tickets, cust["customer_id"], stop, window_start)
+    out = out.join(summary.set_index(out.index))
+    out.insert(out.columns.get_loc("ticket_count") + 1, "tickets_per_month",
+               (out["ticket_count"] / observed).where(observed > 0))
+    return out.sort_values("customer_id", kind="stable").reset_index(drop=True)
+
+
+def _ticket_summary(tickets: pd.DataFrame | None, customer_id: pd.Series, stop: pd.Series,
+                    window_start: pd.Timestamp) -> pd.DataFrame:
+    """Per-customer ticket summaries over [window_start, stop), aligned with ``customer_id``."""
+    cols = ["ticket_count", "resolution_hours_mean", "fcr_rate", "csat_mean"]
+    result = pd.DataFrame(np.nan, index=range(len(customer_id)), columns=cols)
+    result["ticket_count"] = 0
+    if tickets is None or len(tickets) == 0:
+        return result
+    pos = pd.Index(customer_id).get_indexer(tickets["customer_id"])
+    stop_at = stop.to_numpy()[np.clip(pos, 0, None)]
+    inside = (pos >= 0) & (tickets["created_at"].to_numpy() >= window_start) & (
+        tickets["created_at"].to_numpy() < stop_at)
+    t = tickets[inside]
+    who = pos[inside]
+    frame = pd.DataFrame({"who": who}, index=t.index)
+    resolved = t["resolved_at"].notna() if "resolved_at" in t else pd.Series(False, index=t.index)
+    if "resolved_at" in t:
+        frame["res_h"] = ((t["resolved_at"] - t["created_at"]).dt.total_seconds() / 3600.0
+                          ).where(resolved)
+    if "contacts" in t:
+        fcr = (t["contacts"] == 1).astype("Float64").where(resolved & t["contacts"].notna())
+        frame["fcr"] = fcr.astype(float)
+    if "csat" in t:
+        frame["csat"] = t["csat"].astype(float)
+    grouped = frame.groupby("who")
+    result.loc[grouped.size().index, "ticket_count"] = grouped.size().to_numpy()
+    for src, dst in (("res_h", "resolution_hours_mean"), ("fcr", "fcr_rate"),
+                     ("csat", "csat_mean")):
+        if src in frame:
+            means = grouped[src].mean()
+            result.loc[means.index, dst] = means.to_numpy()
+    result["ticket_count"] = result["ticket_count"].astype(np.int64)
+    return result
