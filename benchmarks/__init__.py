@@ -1,0 +1,1 @@
+"""Benchmarks of cxkit (run ``python -m benchmarks``; figures go to benchmarks/README.md)."""
