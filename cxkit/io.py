@@ -122,9 +122,14 @@ def read_table(tcfg: TableConfig, *, config: SourceConfig) -> pd.DataFrame:
     frame, label = _read_files(tcfg, config.base_dir)
     ctx = _Context(tcfg, config, label)
     frame = _rename(frame, ctx)
-    for col, mapping in tcfg.values.items():
-        if col in frame.columns:
-            frame[col] = _map_values(frame[col], mapping)
+    aliases = {export: new for new, export in ctx.export_of.items()}
+    for key, mapping in tcfg.values.items():
+        col = key if key in frame.columns else aliases.get(key)
+        if col is None:
+            raise ConfigError(
+                f"tables.{tcfg.name}.values: column {key!r} is not in {ctx.label}; use a "
+                f"canonical or export column name: {', '.join(map(str, ctx.export_columns[:25]))}.")
+        frame[col] = _map_values(frame[col], mapping)
     spec = columns_of(tcfg.name)
     bad = pd.Series("", index=frame.index, dtype=object)
     for col in frame.columns:
@@ -136,7 +141,7 @@ def read_table(tcfg: TableConfig, *, config: SourceConfig) -> pd.DataFrame:
     for col, expr in tcfg.derive.items():
         try:
             value = evaluate_expression(expr, frame, to_datetime=ctx.parse_datetime,
-                                        aliases={v: k for k, v in ctx.export_of.items()})
+                                        aliases=aliases)
         except Exception as exc:  # ConfigError or a pandas type clash
             raise ConfigError(f"tables.{tcfg.name}.derive.{col}: {exc}") from None
         if col in spec:

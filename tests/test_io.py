@@ -107,6 +107,15 @@ def test_iso_offsets_convert_to_the_reporting_zone(tmp_path):
     assert paid == [pd.Timestamp("2024-07-02 00:30"), pd.Timestamp("2024-07-01 16:00")]
 
 
+def test_value_maps_accept_export_names_and_refuse_unknown_columns(tmp_path):
+    (tmp_path / "s.csv").write_text("customer_id,answered_at,Score\nc1,2024-01-01,ten\nc2,2024-01-01,7\n")
+    surveys = {"path": "s.csv", "columns": {"nps": "Score"}, "values": {"Score": {"ten": 10}}}
+    assert read_support_data(config(tmp_path, surveys=surveys)).surveys["nps"].tolist() == [10.0, 7.0]
+    surveys["values"] = {"score_label": {"ten": 10}}
+    text = _message(ConfigError, tmp_path, surveys=surveys)
+    assert "tables.surveys.values" in text and "'score_label'" in text and "Score" in text
+
+
 def test_flags_and_first_response_timestamp(tmp_path):
     (tmp_path / "t.csv").write_text(
         "ticket_id,customer_id,created_at,first_response_at,reopened\n"
