@@ -1,0 +1,97 @@
+"""Tests of cxkit.results: immutability, tidy columns, JSON, sentences, displays, plots."""
+
+import dataclasses
+import json
+import re
+
+import matplotlib
+import numpy as np
+import pytest
+from test_models import toy_panel
+
+from cxkit.exceptions import ModelError
+from cxkit.models import fit_retention, fit_revenue
+from cxkit.plots import forest_plot, km_plot
+from cxkit.results import TIDY_COLUMNS, to_json_safe
+
+matplotlib.use("Agg")
+DRIVERS = ["resolution_hours_mean", "fcr_rate"]
+
+
+@pytest.fixture(scope="module")
+def result():
+    return fit_retention(toy_panel(), drivers=DRIVERS, placebo=False)
+
+
+def test_tidy_columns(result):
+    tidy = result.tidy()
+    assert list(tidy.columns[:7]) == TIDY_COLUMNS
+    assert {"odds_ratio", "ame", "ame_conf_low", "ame_conf_high"} <= set(tidy.columns)
+
+
+def test_result_is_frozen_and_holds_copies(result):
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.n_obs = 1
+    before = result.tidy()["estimate"].copy()
+    tidy, effects, checks = result.tidy(), result.effects(), result.guardrails
+    tidy.loc[:, "estimate"] = 0.0
+    effects.loc[:, "ame"] = 0.0
+    checks.loc[:, "status"] = "x"
+    assert (result.tidy()["estimate"] == before).all()
+    assert (result.effects()["ame"] != 0).all()
+    assert (result.guardrails["status"] != "x").all()
+
+
+def test_to_dict_is_json_safe(result):
+    d = json.loads(json.dumps(result.to_dict(), allow_nan=False))
+    assert d["n_obs"] == result.n_obs and d["effect_unit"] == "pp"
+    intercept = next(r for r in d["tidy"] if r["term"] == "Intercept")
+    assert intercept["ame"] is None  # NaN -> None
+    assert to_json_safe({"a": np.float64("nan"), "b": np.int64(3)}) == {"a": None, "b": 3}
+
+
+def test_effect_sentence(result):
+    eff = result.effect("resolution_hours_mean", -2)
+    ame = result.effects().set_index("term").loc["resolution_hours_mean", "ame"]
+    assert eff["estimate"] == pytest.approx(-2 * ame)
+    assert eff["conf_low"] < eff["estimate"] < eff["conf_high"]
+    assert re.fullmatch(r"-2 h resolution time ≈ -\d+\.\d pp monthly churn "
+                        r"\(95% CI -\d+\.\d to -\d+\.\d\)", eff["sentence"]), eff["sentence"]
+    rate = result.effect("fcr_rate", 0.1)["sentence"]
+    assert rate.startswith("+10 pp first-contact resolution ≈ -")
+    with pytest.raises(ModelError, match="No effect for term 'csat_mean'"):
+        result.effect("csat_mean", 1)
+
+
+def test_revenue_sentence_in_currency():
+    res = fit_revenue(toy_panel(), drivers=["csat_mean"], method="tweedie", placebo=False)
+    assert re.fullmatch(r"\+1 CSAT ≈ \+\d+\.\d\d EUR monthly revenue \(95% CI \d+\.\d\d to "
+                        r"\d+\.\d\d\)", res.effect("csat_mean", 1)["sentence"])
+
+
+def test_summary_display_is_stable(result):
+    text = repr(result.summary())
+    html = result.summary()._repr_html_()
+    for out in (text, html):
+        assert not re.search(r"0x[0-9a-f]{6,}|/tmp|/home|\d{4}-\d{2}-\d{2}", out)
+    assert "Guardrails" in text and "resolution_hours_mean" in html
+    assert repr(result.summary()) == text
+
+
+def test_forest_plot_draws_each_driver(result):
+    ax = result.plot()
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["first-contact resolution (per 1.0)", "resolution time (per 1 h)"]
+    assert ax.get_xlabel() == "Effect on monthly churn (pp), 95% CI"
+    assert forest_plot(result, ax=ax) is ax
+
+
+def test_km_plot_one_curve_per_group():
+    from lifelines.datasets import load_rossi
+
+    from cxkit.survival import kaplan_meier
+
+    km = kaplan_meier(load_rossi(), duration="week", event="arrest", by="fin")
+    ax = km_plot(km, time_unit="weeks")
+    assert len(ax.get_lines()) == 2 and ax.get_xlabel() == "time (weeks)"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["0", "1"]
