@@ -36,7 +36,7 @@ STRUCTURAL_SHARE = 0.10  # above this share of unparseable values a column is a 
 NA_VALUES = ["", "NULL", "null", "NaN", "nan", "N/A", "n/a", "#N/A", "None", "<NA>"]
 TRUE = {"true", "yes", "y", "t", "1", "1.0"}
 FALSE = {"false", "no", "n", "f", "0", "0.0"}
-_OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
+_OFFSET = re.compile(r"\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)$")  # time + zone
 
 
 def sample_config_path() -> Path:
@@ -174,13 +174,30 @@ class _Context:
         self.export_columns: list[str] = []
 
     def parse_datetime(self, s: pd.Series) -> pd.Series:
-        """Text or timestamps -> naive timestamps in the reporting zone (NaT if unparseable)."""
-        if not pd.api.types.is_datetime64_any_dtype(s):
-            text = s.astype(object).where(s.notna(), None)
-            text = text.map(lambda v: v if v is None else str(v).strip())
-            fmt = self.tcfg.datetime_format or "ISO8601"
-            has_offset = text.dropna().map(lambda v: bool(_OFFSET.search(v))).any()
-            s = pd.to_datetime(text, format=fmt, errors="coerce", utc=bool(has_offset))
+        """Text or timestamps -> naive timestamps in the reporting zone (NaT if unparseable).
+
+        Text with an explicit offset (``...T10:00:00+02:00``, ``...Z``) keeps
+        its offset; naive values are in the table's source zone. DST-ambiguous
+        wall times are read as standard time; non-existent ones shift forward.
+        """
+        if pd.api.types.is_datetime64_any_dtype(s):
+            return self._to_reporting(s)
+        text = s.astype(object).where(s.notna(), None)
+        text = text.map(lambda v: v if v is None else str(v).strip())
+        fmt = self.tcfg.datetime_format
+        zoned = pd.Series(False, index=text.index)
+        if fmt is None or "%z" in fmt or "%Z" in fmt:
+            zoned = text.map(lambda v: v is not None and bool(_OFFSET.search(v))).astype(bool)
+        out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+        if (~zoned).any():
+            naive = pd.to_datetime(text[~zoned], format=fmt or "ISO8601", errors="coerce")
+            out[~zoned] = self._to_reporting(naive.astype("datetime64[ns]"))
+        if zoned.any():
+            aware = pd.to_datetime(text[zoned], format=fmt or "ISO8601", errors="coerce", utc=True)
+            out[zoned] = self._to_reporting(aware)
+        return out
+
+    def _to_reporting(self, s: pd.Series) -> pd.Series:
         if getattr(s.dt, "tz", None) is None:
             if self.source_zone == self.reporting:
                 return s.astype("datetime64[ns]")

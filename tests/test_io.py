@@ -116,6 +116,20 @@ def test_value_maps_accept_export_names_and_refuse_unknown_columns(tmp_path):
     assert "tables.surveys.values" in text and "'score_label'" in text and "Score" in text
 
 
+def test_mixed_offsets_and_day_first_format(tmp_path):
+    (tmp_path / "rev.csv").write_text("customer_id,paid_at,amount\nc1,2024-07-01 10:00,1\n"
+                                      "c2,2024-07-01T10:00:00+00:00,2\n")
+    (tmp_path / "s.csv").write_text("customer_id,answered_at,nps\nc1,15-01-2024,9\n")
+    cfg = config(tmp_path, revenue={"path": "rev.csv"},
+                 surveys={"path": "s.csv", "datetime_format": "%d-%m-%Y"})
+    cfg["timezone"] = "America/New_York"
+    data = read_support_data(cfg)
+    # the naive value is New York time already; the UTC one moves back 4 hours
+    assert data.revenue["paid_at"].tolist() == [pd.Timestamp("2024-07-01 10:00"),
+                                                pd.Timestamp("2024-07-01 06:00")]
+    assert data.surveys["answered_at"].tolist() == [pd.Timestamp("2024-01-15")]  # "-2024" is no offset
+
+
 def test_flags_and_first_response_timestamp(tmp_path):
     (tmp_path / "t.csv").write_text(
         "ticket_id,customer_id,created_at,first_response_at,reopened\n"
