@@ -70,7 +70,9 @@ def _table(data, table: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         raise SchemaError(
             f"this SupportData has no {table} table; add a `{table}` source to the "
             f"source config to compute this KPI.")
-    return df, customers
+    # positions, not labels: a concatenated export may repeat index labels
+    customers = None if customers is None else customers.reset_index(drop=True)
+    return df.reset_index(drop=True), customers
 
 
 def _require(df: pd.DataFrame, columns, table: str, kpi: str) -> None:

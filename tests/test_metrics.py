@@ -286,6 +286,14 @@ def test_contact_rate_over_the_whole_window(data):
         metrics.contact_rate(data.tickets)
 
 
+def test_contact_rate_period_end_is_exclusive(customers, tickets):
+    c4 = pd.DataFrame({"customer_id": ["c4"], "signup_at": [T("2024-03-01")],
+                       "churned_at": [pd.NaT], "segment": ["smb"], "plan": ["pro"]})
+    data = SupportData(customers=pd.concat([customers, c4]), tickets=tickets)
+    c = metrics.contact_rate(data, period="M")
+    assert c["n_active_customers"].tolist() == [2, 2, 3]  # c4 from March only
+
+
 # -------------------------------------------------------------------- mix
 
 
@@ -299,6 +307,16 @@ def test_channel_mix_shares_add_up_per_period(data):
     overall = metrics.channel_mix(data)
     ss = row(overall, channel=metrics.SELF_SERVICE_CHANNEL)["share_rate"]
     assert ss == metrics.self_service_rate(data).iloc[0]["self_service_rate"] == 0.25
+
+
+def test_ticket_without_channel_is_not_self_service(customers, tickets):
+    extra = pd.concat([tickets, tickets.iloc[[0]].assign(ticket_id="t5", channel=None)])
+    extra["channel"] = extra["channel"].astype("string")  # nullable text: missing is <NA>
+    data = SupportData(customers=customers, tickets=extra)
+    assert metrics.self_service_rate(data).iloc[0]["self_service_rate"] == pytest.approx(1 / 5)
+    mix = metrics.channel_mix(data)
+    assert row(mix, channel=metrics.MISSING_LABEL)["share_rate"] == pytest.approx(1 / 5)
+    assert mix["share_rate"].sum() == pytest.approx(1)
 
 
 def test_reason_mix_by_segment(data):
