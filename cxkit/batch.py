@@ -63,7 +63,6 @@ _KEYS = ("source", "notebooks", "grid", "parameters", "output_root", "jobs",
          "timeout_seconds", "kernel", "cache")
 _TYPES = {"str": str, "int": int, "float": (int, float), "bool": bool, "list": (list, tuple),
           "dict": dict}
-_INJECTED = ("config", "output_dir")
 
 
 def default_run_config() -> Path:
@@ -98,7 +97,7 @@ class RunSpec:
     parameters: dict
     label: dict  # the parameters that vary (grid and overrides)
     slug: str
-    declared: dict  # name -> declared type name
+    defaults: dict  # name -> default value declared in the notebook
 
 
 def _find_notebook(name: str, base: Path) -> Path:
@@ -208,7 +207,12 @@ def _declared(path: Path) -> dict[str, dict]:
                 kind = type(ast.literal_eval(p["default"])).__name__
             except (ValueError, SyntaxError):
                 kind = None
-        out[name] = {"type": kind, "default": p["default"]}
+            kind = None if kind == "NoneType" else kind
+        try:
+            default = ast.literal_eval(p["default"])
+        except (ValueError, SyntaxError):
+            default = None
+        out[name] = {"type": kind, "default": default}
     return out
 
 
@@ -226,7 +230,11 @@ def _slug(label: dict) -> str:
     parts = [f"{k}={'+'.join(map(str, v)) if isinstance(v, (list, tuple)) else v}"
              for k, v in label.items()]
     slug = re.sub(r"[^A-Za-z0-9=+._-]", "-", "_".join(parts))
-    return slug[:120]
+    if len(slug) > 100:  # keep paths short, and distinct
+        import hashlib
+
+        slug = slug[:90] + "-" + hashlib.sha256(slug.encode()).hexdigest()[:8]
+    return slug
 
 
 def plan_runs(config: RunConfig) -> tuple[RunSpec, ...]:
@@ -267,12 +275,12 @@ def plan_runs(config: RunConfig) -> tuple[RunSpec, ...]:
                 params["config"] = config.source
             if "output_dir" in decl:
                 params["output_dir"] = "."
-            slug = _slug({k: v for k, v in label.items() if k not in _INJECTED})
+            slug = _slug(label)
             if (path, slug) in seen:
                 continue
             seen.add((path, slug))
             runs.append(RunSpec(path.stem, path, params, label, slug,
-                                {n: d["type"] for n, d in decl.items()}))
+                                {n: d["default"] for n, d in decl.items()}))
     if problems:
         shown = "\n  - ".join(problems[:12])
         more = f"\n  ... and {len(problems) - 12} more" if len(problems) > 12 else ""
@@ -446,12 +454,19 @@ def _new_run_id() -> str:
 
 
 def _point_latest(root: Path, run_id: str) -> None:
-    """Atomically make ``root/latest`` a relative symlink to ``run_id``."""
+    """Atomically make ``root/latest`` a relative symlink to ``run_id``.
+
+    Where symlinks are not available, ``root/LATEST`` names the run instead.
+    """
     tmp = root / f".latest-{run_id}"
-    if tmp.is_symlink():
-        tmp.unlink()
-    os.symlink(run_id, tmp)
-    os.replace(tmp, root / "latest")
+    try:
+        if tmp.is_symlink():
+            tmp.unlink()
+        os.symlink(run_id, tmp)
+        os.replace(tmp, root / "latest")
+    except OSError:
+        (root / ".LATEST.tmp").write_text(run_id + "\n")
+        os.replace(root / ".LATEST.tmp", root / "LATEST")
 
 
 def _versions() -> dict:
@@ -475,13 +490,9 @@ def _prepare_cache(config: RunConfig, runs, cache_dir: Path) -> dict:
         if "config" in run.parameters:
             src = str(run.parameters["config"])
             configs.add(src)
-            if "period" in run.declared:
-                defaults = _declared(run.input_path)
-                period = run.parameters.get("period", ast.literal_eval(defaults["period"]["default"]))
-                horizon = run.parameters.get(
-                    "horizon", ast.literal_eval(defaults["horizon"]["default"])
-                    if "horizon" in defaults else 1)
-                panels.add((src, str(period), int(horizon)))
+            if "period" in run.defaults:  # the notebook works on a panel
+                settings = {**run.defaults, **run.parameters}
+                panels.add((src, str(settings["period"]), int(settings.get("horizon") or 1)))
     if not configs:
         return {}
     return prepare_cache(sorted(configs), panels=sorted(panels), cache_dir=cache_dir)

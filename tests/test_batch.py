@@ -36,9 +36,10 @@ def _config(root, notebook="quick", **extra):
 
 @pytest.fixture(scope="module")
 def mixed_batch(tmp_path_factory):
-    """One batch of 6 runs, 2 of which (segment="broken") fail."""
+    """One batch of 4 runs, 1 of which (segment="broken") fails."""
     root = tmp_path_factory.mktemp("reports")
-    cfg = _config(root, grid={"segment": ["all", "SMB", "broken"], "period": ["M", "Q"]})
+    cfg = _config(root, grid={"segment": ["all", "SMB", "Enterprise", "broken"],
+                              "period": ["Q"]})
     return run_batch(cfg, progress="off")
 
 
@@ -101,15 +102,15 @@ def test_default_run_config_parses():
 
 def test_failed_run_is_isolated_and_reported(mixed_batch):
     res = mixed_batch
-    assert res.status == "failed" and len(res.runs) == 6
+    assert res.status == "failed" and len(res.runs) == 4
     ok = [r for r in res.runs if r["status"] == "ok"]
-    assert len(ok) == 4 and all(r["label_parameters"]["segment"] != "broken" for r in ok)
-    assert len(res.failed) == 2
+    assert len(ok) == 3 and all(r["label_parameters"]["segment"] != "broken" for r in ok)
+    assert len(res.failed) == 1
     err = res.failed[0]["error"]
     assert err["ename"] == "ValueError" and "broken on purpose" in err["evalue"]
     assert err["cell_index"] == 3  # markdown, parameters, injected parameters, then this
     summary = res.summary()
-    assert "FAILED quick segment=broken period=M: cell 3" in summary
+    assert "FAILED quick segment=broken period=Q: cell 3" in summary
     assert "ValueError: segment 'broken' is broken on purpose" in summary
     # the executed notebook is kept, with the error in it
     nb = nbformat.read(res.run_dir / res.failed[0]["notebook_path"], as_version=4)
@@ -137,7 +138,7 @@ def test_results_csv_bh_equals_direct_multipletests(mixed_batch):
     assert list(table.columns) == ["run", "notebook", "segment", "period", "model",
                                    "outcome", "term", "estimate", "conf_low", "conf_high",
                                    "p_value", "p_value_bh", "n_obs", "effect"]
-    assert len(table) == 4 and table["p_value"].nunique() == 4
+    assert len(table) == 3 and table["p_value"].nunique() == 3
     p_raw = []
     for run in mixed_batch.runs:
         if run["status"] == "ok":
@@ -172,11 +173,11 @@ def test_manifest_and_index(mixed_batch):
     assert {"started_at", "finished_at", "run_config", "data_fingerprint"} <= set(manifest)
     for run in manifest["runs"]:
         assert run["duration_seconds"] > 0 and run["status"] in ("ok", "failed")
-        assert run["parameters"]["segment"] in ("all", "SMB", "broken")
+        assert run["parameters"]["segment"] in ("all", "SMB", "Enterprise", "broken")
     index = (mixed_batch.run_dir / "index.html").read_text()
     for run in manifest["runs"]:
         assert run["notebook_path"] in index
-    assert index.count("broken on purpose") == 2 and "csat_mean" in index
+    assert index.count("broken on purpose") == 1 and "csat_mean" in index
 
 
 # -- atomic run folders ----------------------------------------------------------------
