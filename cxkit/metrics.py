@@ -285,8 +285,11 @@ def compute_kpis(data, *, period=None, by=None, q: float = 0.9) -> pd.DataFrame:
       are 4 or 5) over ``csat_count`` ratings; ``ces_mean`` (score 1-7, 7 =
       very easy) over ``ces_count`` ratings.
 
-    A group without tickets (or without ratings) has NaN figures and zero
-    counts. When an optional column is absent, the figures that need it (and
+    Figures are as of the data extract: a ticket created in a period and
+    resolved after it still counts in that period's resolution time (the
+    panel, :func:`cxkit.build_panel`, instead uses only what was known at
+    period end). A group without tickets (or without ratings) has NaN figures
+    and zero counts. When an optional column is absent, the figures that need it (and
     their counts) are left out of the table and ``kpis.attrs["unavailable"]``
     maps each left-out column to the reason, e.g. ``{"csat_mean": "tickets has
     no 'csat' column"}``.

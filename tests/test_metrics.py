@@ -342,3 +342,40 @@ def test_kpi_trend_plot_draws_one_line_per_group(data):
     plt.close(ax.figure)
     with pytest.raises(SchemaError, match="nps"):
         metrics.kpi_trend_plot(k, kpi="nps")
+
+
+# ---------------------------------------- against a brute-force computation
+
+
+@pytest.fixture(scope="module")
+def sample():
+    from cxkit.synth import make_sample
+
+    return make_sample(n_customers=300, months=6, seed=3)[0]
+
+
+def test_monthly_kpis_by_segment_equal_a_plain_loop(sample):
+    k = metrics.compute_kpis(sample, period="M", by="segment")
+    segment = sample.customers.set_index("customer_id")["segment"]
+    t = sample.tickets.assign(segment=sample.tickets["customer_id"].map(segment),
+                              month=sample.tickets["created_at"].dt.strftime("%Y-%m"))
+    for (seg, month), g in t.groupby(["segment", "month"]):
+        r = row(k, segment=seg, period=T(month + "-01"))
+        done = g[g["resolved_at"].notna()]
+        hours = [(b - a).total_seconds() / 3600 for a, b in zip(done["created_at"],
+                                                                  done["resolved_at"])]
+        assert r["n_tickets"] == len(g) and r["open_count"] == len(g) - len(done)
+        assert r["resolution_hours_median"] == pytest.approx(np.median(hours))
+        assert r["fcr_rate"] == pytest.approx(np.mean([c == 1 for c in done["contacts"]]))
+        assert r["csat_mean"] == pytest.approx(np.nanmean(g["csat"]), nan_ok=True)
+
+
+def test_contact_rate_equals_a_plain_loop(sample):
+    c = metrics.contact_rate(sample, period="M")
+    for _, r in c.iterrows():
+        start, end = r["period"], r["period"] + pd.offsets.MonthBegin(1)
+        active = sum(s < end and (pd.isna(ch) or ch >= start) for s, ch in
+                     zip(sample.customers["signup_at"], sample.customers["churned_at"]))
+        created = sample.tickets["created_at"]
+        assert r["n_active_customers"] == active
+        assert r["n_tickets"] == ((created >= start) & (created < end)).sum()
