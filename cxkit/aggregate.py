@@ -79,7 +79,10 @@ def connect(*, memory_limit: str = "4GB", threads: int | None = None) -> Iterato
             con.execute(f"SET memory_limit = '{memory_limit.strip()}'")
             con.execute(f"SET threads = {int(threads)}")
             con.execute(f"SET temp_directory = '{spill}'")
-            con.execute("SET enable_progress_bar = false")
+            try:  # off by default; inside Jupyter, DuckDB refuses the SET without ipywidgets
+                con.execute("SET enable_progress_bar = false")
+            except duckdb.Error:
+                pass
             con.execute("SET preserve_insertion_order = false")
             yield con
         finally:
