@@ -13,7 +13,13 @@ import seaborn as sns
 
 from cxkit.results import driver_label
 
-__all__ = ["forest_plot", "km_plot", "quadrant_plot"]
+__all__ = ["set_theme", "forest_plot", "km_plot", "quadrant_plot"]
+
+
+def set_theme() -> None:
+    """The one seaborn theme every cxkit figure uses (white grid, colour-blind palette)."""
+    sns.set_theme(style="whitegrid", context="notebook", palette="colorblind",
+                  rc={"figure.figsize": (7.5, 3.8), "axes.titleweight": "bold"})
 
 
 def _axes(ax):

@@ -58,12 +58,12 @@ TRUTH = {
         "plan": {"basic": 0.0, "pro": -0.3, "enterprise": -0.6},
         "segment": {"SMB": 0.0, "Mid-Market": -0.2, "Enterprise": -0.35},
         "log1p_tenure_months": -0.25,
-        "problem_propensity": 0.6,  # per SD of the unobserved propensity
+        "problem_propensity": 0.4,  # per SD of the unobserved propensity
     },
     "tickets": {
         "rate_per_month": 0.35,
         "plan_multiplier": {"basic": 1.0, "pro": 1.2, "enterprise": 1.6},
-        "problem_propensity_log_rate": 0.8,  # per SD: more problems, more tickets
+        "problem_propensity_log_rate": 1.0,  # per SD: more problems, more tickets
         "seasonal_amplitude": 0.2,  # peak in January
     },
     "revenue": {

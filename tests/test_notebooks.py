@@ -1,0 +1,88 @@
+"""The six analysis notebooks, run as a batch with their defaults and a second
+parameter set, and their results.json values checked against the sample's truth.
+
+(`make test` also executes every notebook with its defaults through nbval.)
+"""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cxkit.batch import run_batch
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+TRUTH = json.loads((ROOT / "data" / "sample" / "truth.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reports")
+    config = {"source": "sample", "notebooks": NOTEBOOKS,
+              "grid": [{}, {"segment": "SMB", "period": "Q"}],
+              "output_root": str(out), "timeout_seconds": 600}
+    result = run_batch(config, jobs=2, progress="off")
+    assert not result.failed, result.summary()
+    return result
+
+
+@pytest.fixture(scope="module")
+def results(batch):
+    return pd.read_csv(batch.run_dir / "results.csv")
+
+
+def test_six_notebooks_with_two_parameter_sets(batch):
+    assert len(NOTEBOOKS) == 6
+    ran = {(r["notebook"], r["parameters"].get("segment", "all")) for r in batch.runs}
+    for nb in NOTEBOOKS:
+        assert (nb, "all") in ran and (nb, "SMB") in ran
+    for r in batch.runs:
+        html = batch.run_dir / Path(r["notebook_path"]).with_suffix(".html")
+        assert html.exists()
+
+
+def _rows(results, notebook, segment="all", **where):
+    df = results[results["notebook"] == notebook]
+    seg = df["segment"].fillna("all") if "segment" in df.columns else pd.Series("all", df.index)
+    df = df[seg == segment]
+    for k, v in where.items():
+        df = df[df[k] == v]
+    return df.set_index("term")
+
+
+def test_retention_notebook_recovers_planted_churn_effects(results):
+    rows = _rows(results, "03_retention_drivers", model="logit")
+    truth = TRUTH["churn"]["log_odds"]
+    for term in ("resolution_hours_mean", "fcr_rate", "first_response_minutes_median"):
+        r = rows.loc[term]
+        assert r["conf_low"] <= truth[term] <= r["conf_high"], (term, r.to_dict())
+    assert rows.loc["resolution_hours_mean", "conf_low"] > 0      # a real effect ...
+    assert rows.loc["fcr_rate", "conf_high"] < 0
+    assert rows.loc["first_response_minutes_median", "p_value"] > 0.05  # ... and the null one
+
+
+def test_revenue_notebook_recovers_csat_money_effect(results):
+    r = _rows(results, "04_revenue_impact", model="two_part").loc["csat_mean"]
+    assert r["conf_low"] <= TRUTH["revenue"]["amount_per_csat_point"] <= r["conf_high"]
+    assert "per" in r["effect"] or "≈" in r["effect"]
+
+
+def test_sample_data_has_nothing_quarantined(results):
+    rows = _rows(results, "01_data_quality")
+    assert len(rows) > 0 and rows["estimate"].sum() == 0
+
+
+def test_kpi_and_second_parameter_set_results(results):
+    nps = _rows(results, "02_support_kpis", outcome="nps").iloc[0]
+    assert nps["conf_low"] < nps["estimate"] < nps["conf_high"]
+    smb = _rows(results, "03_retention_drivers", segment="SMB", model="logit")
+    full = _rows(results, "03_retention_drivers", model="logit")
+    assert (smb["n_obs"] < full["n_obs"]).all()
+    assert smb.loc["resolution_hours_mean", "estimate"] > 0
+    assert smb.loc["fcr_rate", "estimate"] < 0
+    cox = _rows(results, "05_churn_timing", model="cox")
+    assert {"resolution_hours_mean", "fcr_rate"} <= set(cox.index)
+    summary = _rows(results, "06_executive_summary")
+    assert summary["effect"].str.contains("CI").all()
