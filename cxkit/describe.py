@@ -168,19 +168,21 @@ def describe_associations(panel: pd.DataFrame, *, drivers, outcome: str = "churn
         label = pd.Series("no ticket", index=df.index, dtype=object)
         has = x.notna()
         if has.sum() >= bands:
-            cut = pd.qcut(x[has].rank(method="first"), bands, labels=False)
-            edges = x[has].groupby(cut).agg(["min", "max"])
-            names = {k: f"{edges.loc[k, 'min']:.3g}–{edges.loc[k, 'max']:.3g}" for k in edges.index}
-            label[has] = cut.map(names)
+            cut = pd.qcut(x[has], bands, duplicates="drop")
+            if cut.cat.categories.size < bands:  # few distinct values: equal-width bands
+                cut = pd.cut(x[has], bands, include_lowest=True)
+            label[has] = cut.map(lambda iv: f"{max(iv.left, x[has].min()):.3g}–{iv.right:.3g}")
         for band, g in df.groupby(label, sort=False):
             rows.append({"driver": drv, "band": band, "n_obs": len(g),
                          f"{outcome}_pct": round(100 * g[outcome].mean(), 2)})
     out = pd.DataFrame(rows)
-    return out.sort_values(["driver", "band"], key=lambda s: s.map(_band_order)).reset_index(drop=True)
+    order = out["band"].map(_band_order)
+    return (out.assign(_o=order).sort_values(["driver", "_o"], kind="stable")
+            .drop(columns="_o").reset_index(drop=True))
 
 
 def _band_order(v):
-    if isinstance(v, str) and v[:1].isdigit():
+    if isinstance(v, str) and v != "no ticket":
         return float(v.split("–")[0])
     return -np.inf if v == "no ticket" else v
 

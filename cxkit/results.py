@@ -253,7 +253,7 @@ class ModelResult:
         else:
             est, lo, hi = (float(row[c]) * delta for c in ("ame", "ame_conf_low", "ame_conf_high"))
             lo, hi = min(lo, hi), max(lo, hi)
-            digits = 1 if self.effect_unit == "pp" else 2
+            digits = 2
             sentence = (f"{change} ≈ {est:+.{digits}f} {self.effect_unit} {self.outcome_label} "
                         f"({level}% CI {_fmt(lo, digits)} to {_fmt(hi, digits)})")
         return {"term": term, "delta": float(delta), "estimate": est, "conf_low": lo,
