@@ -55,8 +55,8 @@ def test_effect_sentence(result):
     ame = result.effects().set_index("term").loc["resolution_hours_mean", "ame"]
     assert eff["estimate"] == pytest.approx(-2 * ame)
     assert eff["conf_low"] < eff["estimate"] < eff["conf_high"]
-    assert re.fullmatch(r"-2 h resolution time ≈ -\d+\.\d pp monthly churn "
-                        r"\(95% CI -\d+\.\d to -\d+\.\d\)", eff["sentence"]), eff["sentence"]
+    assert re.fullmatch(r"-2 h resolution time ≈ -\d+\.\d\d pp monthly churn "
+                        r"\(95% CI -\d+\.\d\d to -\d+\.\d\d\)", eff["sentence"]), eff["sentence"]
     rate = result.effect("fcr_rate", 0.1)["sentence"]
     assert rate.startswith("+10 pp first-contact resolution ≈ -")
     with pytest.raises(ModelError, match="No effect for term 'csat_mean'"):
