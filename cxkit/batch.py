@@ -196,32 +196,65 @@ def read_run_config(path) -> RunConfig:
 
 
 def _declared(path: Path) -> dict[str, dict]:
-    """Parameters of a notebook's ``parameters`` cell: name -> {type, default}."""
-    import papermill as pm
+    """Parameters of a notebook's ``parameters`` cell: name -> {type, default}.
 
+    Parsed with :mod:`ast` rather than ``papermill.inspect_notebook``, whose
+    line-based reader skips any line with a second ``=`` (as in a help
+    comment like ``# "" = from the start``), so such parameters would look
+    undeclared.
+    """
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    cell = next((c for c in nb.cells if c.cell_type == "code"
+                 and "parameters" in c.get("metadata", {}).get("tags", [])), None)
+    if cell is None:
+        return {}
+    try:
+        tree = ast.parse(cell.source)
+    except SyntaxError as exc:
+        raise ConfigError(f"{path.name}: the parameters cell is not valid Python "
+                          f"({exc.msg}, line {exc.lineno}); fix the notebook.") from None
     out = {}
-    for name, p in pm.inspect_notebook(str(path)).items():
-        kind = p["inferred_type_name"]
-        if kind in (None, "None"):
-            try:
-                kind = type(ast.literal_eval(p["default"])).__name__
-            except (ValueError, SyntaxError):
-                kind = None
-            kind = None if kind == "NoneType" else kind
+    for node in tree.body:
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            name, kind, value = node.target.id, ast.unparse(node.annotation), node.value
+        elif (isinstance(node, ast.Assign) and len(node.targets) == 1
+              and isinstance(node.targets[0], ast.Name)):
+            name, kind, value = node.targets[0].id, None, node.value
+        else:
+            continue
         try:
-            default = ast.literal_eval(p["default"])
-        except (ValueError, SyntaxError):
+            default = ast.literal_eval(value) if value is not None else None
+        except ValueError:
             default = None
+        if kind is None and default is not None:
+            kind = type(default).__name__
         out[name] = {"type": kind, "default": default}
     return out
 
 
 def _type_ok(value, kind: str | None) -> bool:
-    if kind not in _TYPES:
+    """Whether ``value`` fits the annotation ``kind`` (``int``, ``str | None``...).
+
+    Annotations other than str, int, float, bool, list, dict and None are not
+    checked.
+    """
+    if kind is None:
         return True
-    if isinstance(value, bool) and kind != "bool":
-        return False
-    return isinstance(value, _TYPES[kind])
+    parts = [re.sub(r"\[.*\]", "", p).strip() for p in kind.split("|")]
+    if value is None:
+        return "None" in parts or any(p not in _TYPES for p in parts)
+    for part in parts:
+        if part == "None":
+            continue
+        if part not in _TYPES:
+            return True
+        if isinstance(value, bool) and part != "bool":
+            continue
+        if isinstance(value, _TYPES[part]):
+            return True
+    return False
 
 
 def _slug(label: dict) -> str:
@@ -410,6 +443,14 @@ class BatchResult:
             raise BatchError(self.summary())
 
 
+def _cores() -> int:
+    """Cores this process may use (respects CPU affinity where the OS has it)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
 def _label(params: dict) -> str:
     return " ".join(f"{k}={v}" for k, v in params.items()) or "(defaults)"
 
@@ -526,6 +567,41 @@ class _Progress:
             self.bar.close()
 
 
+def _execute_all(tasks: list[dict], runs, *, tmp: Path, jobs: int, progress: str) -> list[dict]:
+    """Run the tasks in ``jobs`` processes; one manifest record per run, in order."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from multiprocessing import get_context
+
+    records: list[dict] = [{}] * len(runs)
+    bar = _Progress(len(runs), progress)
+    # "spawn": a fresh interpreter per worker, safe even when called from a kernel
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+        futures = {pool.submit(_execute_run, t): i for i, t in enumerate(tasks)}
+        for fut in as_completed(futures):
+            i, spec = futures[fut], runs[futures[fut]]
+            try:
+                outcome = fut.result()
+            except Exception as exc:  # the worker process itself died
+                outcome = {"status": "failed", "duration_seconds": 0.0, "cells_seconds": None,
+                           "html": None, "error": {"cell_index": None, "exec_count": None,
+                                                   "ename": type(exc).__name__,
+                                                   "evalue": str(exc)}}
+            folder = Path(tasks[i]["output_path"]).parent
+            records[i] = {
+                "run": f"{spec.notebook}/{spec.slug}", "notebook": spec.notebook,
+                "parameters": spec.parameters, "label_parameters": spec.label,
+                "notebook_path": str(Path(tasks[i]["output_path"]).relative_to(tmp)),
+                "html": (str(Path(outcome["html"]).relative_to(tmp))
+                         if outcome["html"] else None),
+                "results": (str((folder / "results.json").relative_to(tmp))
+                            if (folder / "results.json").exists() else None),
+                **{k: outcome[k] for k in ("status", "duration_seconds", "cells_seconds",
+                                            "error")}}
+            bar.update(records[i])
+    bar.close()
+    return records
+
+
 def run_batch(config, *, jobs: int | None = None, output_root=None,
               progress: str = "auto") -> BatchResult:
     """Run every notebook x parameter set of a run config; write a new run folder.
@@ -557,9 +633,7 @@ def run_batch(config, *, jobs: int | None = None, output_root=None,
         Reading the source data failed (before any notebook runs).
     """
     import json
-    from concurrent.futures import ProcessPoolExecutor, as_completed
     from datetime import datetime, timezone
-    from multiprocessing import get_context
 
     from cxkit.render import write_index
     from cxkit.report import collect_results
@@ -584,33 +658,8 @@ def run_batch(config, *, jobs: int | None = None, output_root=None,
               "output_path": str(tmp / r.notebook / r.slug / f"{r.notebook}.ipynb"),
               "timeout_seconds": cfg.timeout_seconds,
               "env": {"CXKIT_CACHE_DIR": str(cache_dir)} if cfg.cache else {}} for r in runs]
-    n_jobs = max(1, min(jobs or cfg.jobs or os.cpu_count() or 1, len(tasks)))
-    records: list[dict | None] = [None] * len(runs)
-    bar = _Progress(len(runs), progress)
-    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=get_context("spawn")) as pool:
-        futures = {pool.submit(_execute_run, t): i for i, t in enumerate(tasks)}
-        for fut in as_completed(futures):
-            i, spec = futures[fut], runs[futures[fut]]
-            try:
-                outcome = fut.result()
-            except Exception as exc:  # the worker process itself died
-                outcome = {"status": "failed", "duration_seconds": 0.0, "cells_seconds": None,
-                           "html": None, "error": {"cell_index": None, "exec_count": None,
-                                                   "ename": type(exc).__name__,
-                                                   "evalue": str(exc)}}
-            folder = Path(tasks[i]["output_path"]).parent
-            records[i] = {
-                "run": f"{spec.notebook}/{spec.slug}", "notebook": spec.notebook,
-                "parameters": spec.parameters, "label_parameters": spec.label,
-                "notebook_path": str(Path(tasks[i]["output_path"]).relative_to(tmp)),
-                "html": (str(Path(outcome["html"]).relative_to(tmp))
-                         if outcome["html"] else None),
-                "results": (str((folder / "results.json").relative_to(tmp))
-                            if (folder / "results.json").exists() else None),
-                **{k: outcome[k] for k in ("status", "duration_seconds", "cells_seconds",
-                                            "error")}}
-            bar.update(records[i])
-    bar.close()
+    n_jobs = max(1, min(jobs or cfg.jobs or _cores(), len(tasks)))
+    records = _execute_all(tasks, runs, tmp=tmp, jobs=n_jobs, progress=progress)
     shutil.rmtree(cache_dir, ignore_errors=True)
     status = "ok" if all(r["status"] == "ok" for r in records) else "failed"
     distinct = set(fingerprints.values()) or {

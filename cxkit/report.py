@@ -148,7 +148,7 @@ def collect_results(runs: Iterable[Mapping], *, root) -> pd.DataFrame:
         adjusted p-value (0-1) within each (notebook, model, outcome, term)
         across runs; null where ``p_value`` is null.
     """
-    frames, param_names = [], []
+    records, param_names = [], []
     for run in runs:
         if run.get("status") != "ok" or not run.get("results"):
             continue
@@ -160,18 +160,17 @@ def collect_results(runs: Iterable[Mapping], *, root) -> pd.DataFrame:
         for name in params:
             if name not in param_names:
                 param_names.append(name)
-        frame = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
-        frame["notebook"] = run["notebook"]
-        frame.insert(0, "run", run["run"])
-        for name, value in params.items():
-            frame[name] = "+".join(map(str, value)) if isinstance(value, list) else value
-        frames.append(frame)
+        flat = {k: "+".join(map(str, v)) if isinstance(v, list) else v
+                for k, v in params.items()}
+        for row in rows:
+            records.append({**{c: row.get(c) for c in RESULT_COLUMNS}, **flat,
+                            "run": run["run"], "notebook": run["notebook"]})
     tail = ["model", "outcome", "term", "estimate", "conf_low", "conf_high", "p_value",
             "p_value_bh", "n_obs", "effect"]
     columns = ["run", "notebook", *param_names, *tail]
-    if not frames:
+    if not records:
         return pd.DataFrame(columns=columns)
-    table = pd.concat([f for f in frames if len(f)] or frames, ignore_index=True)
+    table = pd.DataFrame.from_records(records)
     for col in ("estimate", "conf_low", "conf_high", "p_value"):
         table[col] = pd.to_numeric(table[col], errors="coerce").astype("float64")
     table["p_value_bh"] = _bh_by_group(table, ["notebook", "model", "outcome", "term"])

@@ -255,3 +255,13 @@ def test_write_results_refuses_rows_without_an_estimate(tmp_path):
                            "p_value": float("nan")}], parameters={"a": 1}, output_dir=tmp_path)
     rows = json.loads(path.read_text())["results"]
     assert rows[0]["estimate"] == 1.5 and rows[0]["p_value"] is None
+
+
+def test_parameters_cell_is_read_with_ast_not_papermills_line_regex():
+    # papermill's inspect_notebook skips lines whose help comment holds a second "="
+    from cxkit.batch import _declared
+
+    declared = _declared(NB / "quick.ipynb")
+    assert declared["segment"] == {"type": "str", "default": "all"}
+    assert declared["horizon"] == {"type": "int", "default": 1}
+    assert list(declared) == ["segment", "period", "horizon", "alpha", "output_dir"]
