@@ -327,6 +327,7 @@ def describe_claims(data: SupportData, panel: pd.DataFrame, *, what_if=None,
                                    "scenario; your own causal-design estimate."})
     out = pd.DataFrame(rows)
     if len(out):
+        out["n_obs"] = out["n_obs"].astype("Int64")
         for col in ("your_estimate", "conf_low", "conf_high"):
             out[col] = out[col].astype(float).round(1)
         out = out.rename(columns={"conf_low": f"conf_low_{level}", "conf_high": f"conf_high_{level}"})

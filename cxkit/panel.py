@@ -176,7 +176,7 @@ def build_panel(data: SupportData, *, period: str = "M", horizon: int = 1, lookb
     Returns
     -------
     pandas.DataFrame
-        Sorted by ``customer_id``, ``period``; ``attrs`` holds ``period``,
+        Sorted by ``customer_id``, ``period``; ``attrs`` holds ``currency``, ``period``,
         ``horizon`` and ``lookback``. Columns (see :data:`cxkit.outcomes.OUTCOMES`
         for the outcomes):
 
@@ -282,5 +282,6 @@ def _tidy(result: pd.DataFrame, customers: pd.DataFrame, grid: pd.DataFrame, dat
                     "repeat_purchase_next", "revenue_change_amount"):
             panel[col] = np.nan
     panel["ticket_count"] = panel["ticket_count"].astype(np.int64)
-    panel.attrs.update({"period": period, "horizon": horizon, "lookback": lookback})
+    panel.attrs.update({"period": period, "horizon": horizon, "lookback": lookback,
+                        "currency": data.currency})
     return panel

@@ -17,7 +17,13 @@ __all__ = ["set_theme", "forest_plot", "km_plot", "quadrant_plot"]
 
 
 def set_theme() -> None:
-    """The one seaborn theme every cxkit figure uses (white grid, colour-blind palette)."""
+    """The one display theme of cxkit notebooks.
+
+    Seaborn's white grid with a colour-blind palette for every figure, and
+    pandas tables that show sentences whole and numbers to 4 significant digits.
+    """
+    pd.set_option("display.max_colwidth", None)
+    pd.set_option("display.precision", 4)
     sns.set_theme(style="whitegrid", context="notebook", palette="colorblind",
                   rc={"figure.figsize": (7.5, 3.8), "axes.titleweight": "bold"})
 

@@ -171,7 +171,8 @@ def what_if(result: ModelResult, panel: pd.DataFrame, *, changes: dict,
     money_unit = None
     if value_per_retained_customer_amount is not None:
         v = value_per_retained_customer_amount
-        money_unit = revenue_result.effect_unit if revenue_result is not None else "currency"
+        money_unit = (revenue_result.effect_unit if revenue_result is not None
+                      else str(panel.attrs.get("currency", "currency")))
         rows.append(row("retention_value_per_period", None, -(c1 - c0) * per_period * v,
                         -d * per_period * v, money_unit))
     if revenue_result is not None:

@@ -111,7 +111,7 @@ def test_rows_are_active_customer_months_sorted(monthly):
                     ("D", "2024-01")]
     assert monthly.period_index.tolist() == [0, 1, 2, 3, 1, 2, 0, 1, 2, 3, 0]
     assert (monthly.period_end == monthly.period + pd.offsets.MonthBegin(1)).all()
-    assert monthly.attrs == {"period": "M", "horizon": 1, "lookback": 3}
+    assert monthly.attrs == {"period": "M", "horizon": 1, "lookback": 3, "currency": "USD"}
 
 
 def test_month_with_ticket_resolved_after_period_end(monthly):
