@@ -106,7 +106,7 @@ def _write_readme(text: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, print and record the figures; 1 if a target is missed."""
     small = "--small" in (argv or [])
-    n_runs, rounds, jobs = (4, 2, 2) if small else (12, 8, 2)
+    n_runs, rounds, jobs = (4, 8, 2) if small else (12, 28, 2)
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
     notebook = WORK / "work.ipynb"
