@@ -107,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, print and record the figures; 1 if a target is missed."""
     small = "--small" in (argv or [])
     n_runs, rounds, jobs = (4, 8, 2) if small else (12, 28, 2)
+    load_before = os.getloadavg()[0]
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
     notebook = WORK / "work.ipynb"
@@ -121,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     batch_over = (batch_wall * jobs - batch_own) / n_runs
     seq_over = (seq_wall - seq_own) / n_runs
     ok = speedup >= 1.6 and batch_over < 1.5
-    figures = {"runs": n_runs, "jobs": jobs, "cores": os.cpu_count(),
+    figures = {"runs": n_runs, "jobs": jobs, "cores": os.cpu_count(), "load_average": round(load_before, 2),
                "papermill_cli_seconds": round(seq_wall, 1), "batch_seconds": round(batch_wall, 1),
                "speedup": round(speedup, 2),
                "notebook_work_seconds_per_run": round(batch_own / n_runs, 2),
@@ -133,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
 
 {n_runs} runs of a notebook doing {batch_own / n_runs:.1f} s of pandas work each
 (cell time from the executed notebooks), Python {platform.python_version()},
-{os.cpu_count()} cores{" (--small)" if small else ""}.
+{os.cpu_count()} cores, load average {load_before:.1f} at the start{" (--small)" if small else ""}.
 
 | | wall-clock | overhead per run |
 |---|---|---|

@@ -368,6 +368,18 @@ def _cell_seconds(nb_path: Path) -> float | None:
     return float(sum(d for d in durations if d))
 
 
+def _kernel_config():
+    """Kernels talk over Unix sockets where available.
+
+    With TCP, kernels started at the same moment by parallel workers can pick
+    the same free port ("Address already in use": the kernel dies before it
+    replies); IPC socket paths are unique per kernel.
+    """
+    from traitlets.config import Config
+
+    return Config({"KernelManager": {"transport": "ipc"}}) if os.name == "posix" else Config()
+
+
 def _execute_run(task: dict) -> dict:
     """Worker: execute one notebook with papermill, render it; never raises."""
     import papermill as pm
@@ -375,6 +387,11 @@ def _execute_run(task: dict) -> dict:
 
     from cxkit.render import render_html
 
+    import logging
+
+    # papermill re-reads the parameters cell with a line regex and would warn about
+    # parameters it cannot parse; they were checked by plan_runs already
+    logging.getLogger("papermill").setLevel(logging.ERROR)
     os.environ.update(task["env"])
     out = Path(task["output_path"])
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -384,7 +401,7 @@ def _execute_run(task: dict) -> dict:
         with _deadline(task["timeout_seconds"]), _stderr_to(out.parent / "kernel.log"):
             pm.execute_notebook(str(task["input_path"]), str(out), parameters=task["parameters"],
                                 kernel_name=task["kernel"], progress_bar=False, cwd=str(out.parent),
-                                execution_timeout=task["timeout_seconds"])
+                                execution_timeout=task["timeout_seconds"], config=_kernel_config())
     except PapermillExecutionError as exc:
         error = {"cell_index": exc.cell_index, "exec_count": exc.exec_count,
                  "ename": exc.ename, "evalue": exc.evalue}
