@@ -21,6 +21,7 @@ __all__ = ["build_panel", "period_grid", "PERIODS"]
 
 PERIODS = {"W": "ISO weeks starting Monday", "M": "calendar months", "Q": "calendar quarters"}
 _WEEK_ZERO = pd.Timestamp("1900-01-01")  # a Monday
+_WEEK_ZERO_DAYS = (_WEEK_ZERO - pd.Timestamp("1970-01-01")).days
 _CUSTOMER_KEYS = ("customer_id", "signup_at", "churned_at")
 
 
@@ -227,61 +228,235 @@ def build_panel(data: SupportData, *, period: str = "M", horizon: int = 1, lookb
             raise SchemaError(f"customers.{col} is missing: the panel needs customer_id and "
                               "signup_at for every customer.")
     _check_timestamps(customers, "customers", ("signup_at", "churned_at"))
-    if not customers["customer_id"].is_monotonic_increasing:
-        customers = customers.sort_values("customer_id", kind="stable")
-    customers = customers.reset_index(drop=True)
-    keys = pd.DataFrame({"cust": np.arange(len(customers), dtype=np.int64),
-                         "customer_id": customers["customer_id"],
-                         "signup_at": customers["signup_at"],
-                         "churned_at": (customers["churned_at"] if "churned_at" in customers
-                                        else pd.Series(pd.NaT, index=customers.index,
-                                                       dtype="datetime64[ns]"))})
     tables = {"tickets": ("created_at", "resolved_at", "first_response_at"),
               "revenue": ("paid_at",), "surveys": ("answered_at",)}
     for name, cols in tables.items():
         frame = getattr(data, name)
         if frame is not None:
             _check_timestamps(frame, name, cols)
-    tickets = _ticket_frame(data.tickets) if data.tickets is not None else None
-    ticket_columns = frozenset(c for c in aggregate.PANEL_TICKET_INPUTS
-                               if tickets is not None and c in tickets.columns)
-    base = _period_number(grid["period"].iloc[0], period)
-    sql = aggregate.panel_sql(period=period, base=base, n_periods=len(grid), horizon=horizon,
-                              lookback=lookback, ticket_columns=ticket_columns,
-                              has_tickets=tickets is not None,
-                              has_revenue=data.revenue is not None,
-                              has_surveys=data.surveys is not None)
-    frames = {"cx_customers": keys,
-              "cx_periods": grid.rename(columns={"period_index": "p", "period": "period_start"})}
-    for name, frame in (("cx_tickets", tickets), ("cx_revenue", data.revenue),
-                        ("cx_surveys", data.surveys)):
-        if frame is not None:
-            frames[name] = frame
-    result = aggregate.run_query(sql, frames, memory_limit=memory_limit, threads=threads)
-    return _tidy(result, customers, grid, data, period=period, horizon=horizon, lookback=lookback)
-
-
-def _tidy(result: pd.DataFrame, customers: pd.DataFrame, grid: pd.DataFrame, data: SupportData,
-          *, period: str, horizon: int, lookback: int) -> pd.DataFrame:
-    """Attach keys and customer columns, blank unavailable outcomes, order columns."""
-    rows = result["cust"].to_numpy()
-    pidx = result["period_index"].to_numpy()
-    out = {"customer_id": customers["customer_id"].take(rows).reset_index(drop=True),
-           "period": pd.Series(grid["period"].to_numpy()[pidx]),
-           "period_end": pd.Series(grid["period_end"].to_numpy()[pidx]),
-           "period_index": pd.Series(pidx.astype(np.int64))}
-    for col in customers.columns:
-        if col not in _CUSTOMER_KEYS:
-            out[col] = customers[col].take(rows).reset_index(drop=True)
-    for col in result.columns:
-        if col not in ("cust", "period_index"):
-            out[col] = result[col]
-    panel = pd.DataFrame(out, copy=False)
-    if data.revenue is None:
-        for col in ("revenue_prev_amount", "revenue_amount", "revenue_next_amount",
-                    "repeat_purchase_next", "revenue_change_amount"):
-            panel[col] = np.nan
-    panel["ticket_count"] = panel["ticket_count"].astype(np.int64)
+    if not customers["customer_id"].is_monotonic_increasing:
+        customers = customers.sort_values("customer_id", kind="stable")
+    customers = customers.reset_index(drop=True)
+    ids = pd.Index(customers["customer_id"])
+    if not ids.is_unique:
+        dupes = ids[ids.duplicated()].unique()[:3].tolist()
+        raise SchemaError(f"customers.customer_id repeats values (e.g. {dupes}): the panel needs "
+                          "one row per customer; drop or merge the duplicates.")
+    cells = _Cells(ids, grid, period)
+    ticket_count = ticket_stats = None
+    if data.tickets is not None:
+        cell, prepared = _ticket_columns(_ticket_frame(data.tickets), cells)
+        ticket_count = np.bincount(cell, minlength=cells.size)
+        sql = aggregate.panel_ticket_sql(columns=frozenset(prepared))
+        prepared["cell"] = cell
+        del cell
+        ticket_stats = aggregate.run_query(sql, {"cx_tickets": pd.DataFrame(prepared, copy=False)},
+                                           memory_limit=memory_limit, threads=threads)
+        del prepared
+    panel = _assemble(customers, grid, cells, ticket_count, ticket_stats,
+                      _sums(data.revenue, "paid_at", "amount", cells),
+                      _sums(data.surveys, "answered_at", "nps", cells),
+                      horizon=horizon, lookback=lookback)
     panel.attrs.update({"period": period, "horizon": horizon, "lookback": lookback,
                         "currency": data.currency})
     return panel
+
+
+class _Cells:
+    """Integer keys of the dense customer x period grid: ``cell = cust * n_periods + p``.
+
+    ``cust`` is the position of the customer in the sorted customer table and
+    ``p`` the 0-based period index, so sorting by cell sorts by
+    (customer_id, period).
+    """
+
+    def __init__(self, ids: pd.Index, grid: pd.DataFrame, period: str):
+        self.ids, self.period = ids, period
+        self.n_periods = len(grid)
+        self.size = len(ids) * self.n_periods
+        self.base = _period_number(grid["period"].iloc[0], period)
+        self.period_end_ns = grid["period_end"].to_numpy("datetime64[ns]").view(np.int64)
+
+    def periods(self, values) -> np.ndarray:
+        """Period index of each timestamp (int64; NaT gives -1)."""
+        stamps = np.asarray(values, dtype="datetime64[ns]")
+        if self.period == "W":
+            days = stamps.astype("datetime64[D]").astype(np.int64)
+            number = (days - _WEEK_ZERO_DAYS) // 7
+        else:
+            number = stamps.astype("datetime64[M]").astype(np.int64) + 1970 * 12
+            if self.period == "Q":
+                number //= 3
+        number -= self.base
+        number[np.isnat(stamps)] = -1
+        return number
+
+    def locate(self, frame: pd.DataFrame, time_column: str):
+        """Cell of each row and the mask of rows inside the grid (known customer, in window)."""
+        cust = self.ids.get_indexer(frame["customer_id"])
+        p = self.periods(frame[time_column])
+        keep = (cust >= 0) & (p >= 0) & (p < self.n_periods)
+        return cust.astype(np.int64) * self.n_periods + p, p, keep
+
+
+def _floats(series: pd.Series) -> np.ndarray:
+    """A numeric or boolean column as float64 with NaN for missing values."""
+    if series.dtype == object:
+        series = series.astype("boolean") if series.map(type).eq(bool).any() else series
+    return series.astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _ticket_columns(tickets: pd.DataFrame, cells: _Cells):
+    """Each ticket's cell and its inputs to :func:`aggregate.panel_ticket_sql`.
+
+    Only what is known at the end of the ticket's creation period counts: a
+    first response before period end, resolution attributes of tickets
+    resolved before period end.
+    """
+    cell, p, keep = cells.locate(tickets, "created_at")
+    everything = bool(keep.all())
+    pick = (lambda a: a) if everything else (lambda a: a[keep])  # noqa: E731
+    cell, p = pick(cell), pick(p)
+    created_us = pick(tickets["created_at"].to_numpy("datetime64[ns]").view(np.int64)) // 1000
+    end_ns = cells.period_end_ns[p]
+    del p
+    out = {}
+    if "first_response_minutes" in tickets.columns:
+        frm = pick(_floats(tickets["first_response_minutes"]))
+        answered = created_us + frm * 60e6 < end_ns // 1000
+        out["frm"] = np.where(answered, frm, np.nan)
+    if "resolved_at" not in tickets.columns:
+        return cell, out
+    resolved = pick(tickets["resolved_at"].to_numpy("datetime64[ns]"))
+    riw = ~np.isnat(resolved)
+    resolved_ns = resolved.view(np.int64)
+    riw &= resolved_ns < end_ns
+    out["riw"] = riw
+    out["res_h"] = np.where(riw, (resolved_ns // 1000 - created_us) / 3600e6, np.nan)
+    sources = {"fcr": "contacts", "reo": "reopened", "esc": "escalated", "csat": "csat",
+               "ces": "ces"}
+    for name, col in sources.items():
+        if col in tickets.columns:
+            values = pick(_floats(tickets[col]))
+            if name == "fcr":
+                values = np.where(np.isnan(values), np.nan, (values == 1).astype(np.float64))
+            out[name] = np.where(riw, values, np.nan)
+    return cell, out
+
+
+def _sums(frame: pd.DataFrame | None, time_column: str, value: str, cells: _Cells):
+    """Per-cell sum and count of the non-missing ``value`` (dense arrays), or None."""
+    if frame is None:
+        return None
+    cell, _, keep = cells.locate(frame, time_column)
+    values = _floats(frame[value])
+    present = keep & ~np.isnan(values)
+    total = np.bincount(cell[keep], weights=np.where(present, values, 0.0)[keep],
+                        minlength=cells.size)
+    count = np.bincount(cell[present], minlength=cells.size)
+    return total, count
+
+
+def _shifted_sum(dense: np.ndarray, rows: np.ndarray, offsets) -> np.ndarray:
+    """Sum of ``dense[rows + k]`` over ``k`` in ``offsets``, indices clipped to the array."""
+    top = len(dense) - 1
+    total = np.zeros(len(rows), dtype=np.float64)
+    for k in offsets:
+        total += dense[np.clip(rows + k, 0, top)]
+    return total
+
+
+def _assemble(customers: pd.DataFrame, grid: pd.DataFrame, cells: _Cells, ticket_count,
+              ticket_stats, revenue, surveys, *, horizon: int, lookback: int) -> pd.DataFrame:
+    """The panel rows (active customer-periods, in cell order) and all their columns."""
+    n, last = cells.n_periods, cells.n_periods - 1
+    signup_p = cells.periods(customers["signup_at"])
+    signup_p[np.isnat(customers["signup_at"].to_numpy("datetime64[ns]"))] = 0
+    if "churned_at" in customers.columns:
+        churn_p = cells.periods(customers["churned_at"])
+        churned = ~np.isnat(customers["churned_at"].to_numpy("datetime64[ns]"))
+    else:
+        churn_p, churned = np.full(len(customers), -1, np.int64), np.zeros(len(customers), bool)
+    first_p = np.maximum(signup_p, 0)
+    last_p = np.where(churned, np.minimum(churn_p, last), last)
+    length = np.maximum(last_p - first_p + 1, 0)
+    rows = np.repeat(np.arange(len(customers), dtype=np.int64), length)
+    starts = np.cumsum(length) - length
+    p = np.arange(len(rows), dtype=np.int64) - np.repeat(starts - first_p, length)
+    cell = rows * n + p
+    observed = p + horizon <= last
+
+    out = {"customer_id": customers["customer_id"].take(rows).reset_index(drop=True),
+           "period": pd.Series(grid["period"].to_numpy()[p]),
+           "period_end": pd.Series(grid["period_end"].to_numpy()[p]),
+           "period_index": pd.Series(p)}
+    for col in customers.columns:
+        if col not in _CUSTOMER_KEYS:
+            out[col] = customers[col].take(rows).reset_index(drop=True)
+    signup_ns = customers["signup_at"].to_numpy("datetime64[ns]").view(np.int64)[rows]
+    start_ns = grid["period"].to_numpy("datetime64[ns]").view(np.int64)[p]
+    tenure = (start_ns // 1000 - signup_ns // 1000) / 86400e6 / 30.4375
+    out["tenure_months"] = np.nan_to_num(np.maximum(tenure, 0.0), nan=0.0)
+
+    amount = revenue[0] if revenue is not None else None
+    out["revenue_prev_amount"] = (np.where(p >= 1, _shifted_sum(amount, cell, [-1]), np.nan)
+                                  if amount is not None else np.full(len(rows), np.nan))
+    if ticket_count is None:
+        ticket_count = np.zeros(cells.size, dtype=np.int64)
+    prior = _shifted_sum(ticket_count, cell, range(-lookback, 0))
+    out["ticket_count_prior"] = np.where(p >= lookback, prior, np.nan)
+    count = ticket_count[cell].astype(np.int64)
+    out["ticket_count"] = count
+    out["contacted"] = count > 0
+    del ticket_count, prior
+    row_of = np.full(cells.size, -1, dtype=np.int64 if len(rows) >= 2**31 else np.int32)
+    row_of[cell] = np.arange(len(rows))
+    stats = {}
+    if ticket_stats is not None:
+        at = row_of[ticket_stats["cell"].to_numpy()]
+        inside = at >= 0
+        at = at[inside]
+    for col in _TICKET_METRICS:
+        values = np.full(len(rows), np.nan)
+        if ticket_stats is not None:
+            values[at] = ticket_stats[col].to_numpy(dtype=np.float64, na_value=np.nan)[inside]
+        stats[col] = values
+    del row_of, ticket_stats
+    stats["open_count"] = count - stats["resolved_count"]
+    for col in _EXPOSURE_ORDER:
+        out[col] = stats.pop(col)
+
+    if amount is not None:
+        out["revenue_amount"] = amount[cell]
+        amount_next = _shifted_sum(amount, cell, range(1, horizon + 1))
+    else:
+        out["revenue_amount"] = np.full(len(rows), np.nan)
+        amount_next = np.full(len(rows), np.nan)
+    churn_row = churn_p[rows]
+    in_period = churned[rows] & (churn_row == p)
+    out["churned_in_period"] = in_period
+    out["churned_next"] = np.where(observed & ~in_period,
+                                   (churned[rows] & (churn_row <= p + horizon)).astype(float),
+                                   np.nan)
+    out["revenue_next_amount"] = np.where(observed, amount_next, np.nan)
+    out["repeat_purchase_next"] = np.where(observed & ~np.isnan(amount_next),
+                                           (amount_next > 0).astype(float), np.nan)
+    out["revenue_change_amount"] = np.where(observed, amount_next - horizon * out["revenue_amount"],
+                                            np.nan)
+    if surveys is not None:
+        nps_sum = _shifted_sum(surveys[0], cell, range(1, horizon + 1))
+        nps_n = _shifted_sum(surveys[1], cell, range(1, horizon + 1))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["nps_next"] = np.where(observed & (nps_n > 0), nps_sum / nps_n, np.nan)
+    else:
+        out["nps_next"] = np.full(len(rows), np.nan)
+    out["outcome_observed"] = observed
+    return pd.DataFrame(out, copy=False)
+
+
+_TICKET_METRICS = ("first_response_minutes_median", "resolved_count", "resolution_hours_mean",
+                   "resolution_hours_median", "fcr_rate", "reopen_rate", "escalation_rate",
+                   "csat_mean", "csat_count", "ces_mean", "ces_count")
+_EXPOSURE_ORDER = ("first_response_minutes_median", "resolved_count", "open_count",
+                   "resolution_hours_mean", "resolution_hours_median", "fcr_rate", "reopen_rate",
+                   "escalation_rate", "csat_mean", "csat_count", "ces_mean", "ces_count")
