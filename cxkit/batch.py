@@ -666,7 +666,9 @@ def run_batch(config, *, jobs: int | None = None, output_root=None,
     ConfigError, ParameterError
         Before anything runs or any folder is created.
     CxkitError
-        Reading the source data failed (before any notebook runs).
+        Reading the source data or building a panel failed (before any
+        notebook runs); an unexpected error there is a ``BatchError``
+        chained to the original.
     """
     import json
     from datetime import datetime, timezone
@@ -687,9 +689,18 @@ def run_batch(config, *, jobs: int | None = None, output_root=None,
     cache_dir = tmp / "_cache"
     try:
         fingerprints = _prepare_cache(cfg, runs, cache_dir) if cfg.cache else {}
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        if isinstance(exc, CxkitError) or not isinstance(exc, Exception):
+            raise
+        from cxkit.exceptions import BatchError
+
+        raise BatchError(
+            f"reading the source {cfg.source!r} and building its panels once for the batch "
+            f"failed with {type(exc).__name__}: {exc}; no notebook was run. Reproduce with "
+            f"cxkit.cache.load_panel({cfg.source!r}, period=..., horizon=...) for the full "
+            "traceback, or set 'cache: false' in the run config to let each notebook load "
+            "its own data.") from exc
     tasks = [{"input_path": str(r.input_path), "parameters": r.parameters, "kernel": cfg.kernel,
               "output_path": str(tmp / r.notebook / r.slug / f"{r.notebook}.ipynb"),
               "timeout_seconds": cfg.timeout_seconds,

@@ -265,3 +265,16 @@ def test_parameters_cell_is_read_with_ast_not_papermills_line_regex():
     assert declared["segment"] == {"type": "str", "default": "all"}
     assert declared["horizon"] == {"type": "int", "default": 1}
     assert list(declared) == ["segment", "period", "horizon", "alpha", "output_dir"]
+
+
+def test_failure_while_preparing_shared_data_runs_nothing(tmp_path, monkeypatch):
+    from cxkit.exceptions import BatchError
+
+    def broken(config):
+        raise KeyError("tickets")
+
+    monkeypatch.setattr(cxkit.cache, "_read_support_data", broken)
+    root = tmp_path / "r"
+    with pytest.raises(BatchError, match=r"KeyError: 'tickets'; no notebook was run"):
+        run_batch(_config(root, "cached", cache=True), progress="off")
+    assert list(root.iterdir()) == []  # not even a .tmp-* folder
