@@ -301,6 +301,8 @@ class _Cells:
 
 def _floats(series: pd.Series) -> np.ndarray:
     """A numeric or boolean column as float64 with NaN for missing values."""
+    if isinstance(series.dtype, np.dtype) and series.dtype.kind in "biuf":
+        return series.to_numpy(dtype=np.float64)
     if series.dtype == object:
         series = series.astype("boolean") if series.map(type).eq(bool).any() else series
     return series.astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
