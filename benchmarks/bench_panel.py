@@ -243,8 +243,10 @@ def run_build_panel(tables):
 def run_duckdb_query(tables):
     import duckdb
     lo, hi = window(tables)
+    spill = WORK / "duckdb_spill"  # like build_panel, it may spill beyond its 4 GB
     con = duckdb.connect(":memory:")
     con.execute(f"SET threads = {THREADS}; SET memory_limit = '4GB'; "
+                f"SET temp_directory = '{spill}'; "
                 "SET enable_progress_bar = false; SET preserve_insertion_order = false")
     for name, frame in tables.items():
         con.register(name, frame)
