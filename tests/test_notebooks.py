@@ -88,3 +88,22 @@ def test_kpi_and_second_parameter_set_results(results):
     assert {"resolution_hours_mean", "fcr_rate"} <= set(cox.index)
     summary = _rows(results, "06_executive_summary")
     assert summary["effect"].str.contains("CI").all()
+
+
+def test_each_run_writes_results_json_with_provenance(batch):
+    required = {"notebook", "model", "outcome", "term", "estimate", "conf_low", "conf_high",
+                "p_value", "n_obs", "effect"}
+    for r in batch.runs:
+        payload = json.loads((batch.run_dir / Path(r["notebook_path"]).parent
+                              / "results.json").read_text())
+        assert payload["cxkit_version"] and len(payload["data_fingerprint"]) == 16
+        assert payload["parameters"].get("segment", "all") == r["parameters"].get("segment", "all")
+        assert payload["results"] and required <= set(payload["results"][0])
+    # the truth check above reads results.csv, which gathers these files: same numbers
+    run = next(r for r in batch.runs if r["notebook"] == "03_retention_drivers"
+               and r["parameters"].get("segment", "all") == "all")
+    rj = json.loads((batch.run_dir / Path(run["notebook_path"]).parent
+                     / "results.json").read_text())
+    est = {row["term"]: row["estimate"] for row in rj["results"]}
+    truth = TRUTH["churn"]["log_odds"]["resolution_hours_mean"]
+    assert abs(est["resolution_hours_mean"] - truth) < 0.005
