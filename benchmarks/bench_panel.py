@@ -243,9 +243,9 @@ def run_build_panel(tables):
 def run_duckdb_query(tables):
     import duckdb
     lo, hi = window(tables)
-    spill = WORK / "duckdb_spill"  # like build_panel, it may spill beyond its 4 GB
+    spill = WORK / "duckdb_spill"  # may spill; its 12 GB limit lets the query finish
     con = duckdb.connect(":memory:")
-    con.execute(f"SET threads = {THREADS}; SET memory_limit = '4GB'; "
+    con.execute(f"SET threads = {THREADS}; SET memory_limit = '12GB'; "
                 f"SET temp_directory = '{spill}'; "
                 "SET enable_progress_bar = false; SET preserve_insertion_order = false")
     for name, frame in tables.items():
