@@ -272,9 +272,14 @@ def _ticket_attributes(rng, nt: int) -> dict:
 
 
 def _to_ts(seconds: np.ndarray) -> pd.Series:
-    s = pd.Series(seconds, dtype="int64")
-    out = pd.to_datetime(s.where(s < np.iinfo(np.int64).max), unit="s")
-    return out.astype("datetime64[ns]")
+    """Epoch seconds as naive ns timestamps; the int64 maximum (never) becomes NaT.
+
+    Integer arithmetic throughout: pandas 2.x's float path (``to_datetime`` of
+    floats with NaN) can raise a spurious overflow from uninitialised memory.
+    """
+    s = np.asarray(seconds, dtype=np.int64)
+    s = np.where(s == np.iinfo(np.int64).max, np.iinfo(np.int64).min, s)  # int64 min is NaT
+    return pd.Series(s.astype("datetime64[s]").astype("datetime64[ns]"))
 
 
 def _assemble(cid, signup, churn_at, plan, segment, region, tickets, payments, surveys, *,
