@@ -3,13 +3,11 @@
 This is the only module that talks to DuckDB. Pandas frames are registered
 (scanned in place, not copied), the SQL runs under an explicit
 ``memory_limit`` and ``threads`` with a temporary spill directory, and the
-answer comes back as pandas. A warehouse backend can be added here later
+answer comes back as numpy columns. A warehouse backend can be added here later
 without touching the modules that define the models.
 
-Period arithmetic: every timestamp is mapped to an integer *period number*
-(months since year 0 for ``M``, quarters for ``Q``, weeks since Monday
-1900-01-01 for ``W``); ``period_index`` is that number minus the number of
-the window's first period, so all joins are on integers.
+The panel hands the engine integer keys (one per panel row, see
+:mod:`cxkit._grid`), so the SQL groups on integers, never on text ids.
 """
 
 from __future__ import annotations
@@ -18,29 +16,36 @@ import contextlib
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from cxkit.exceptions import ConfigError
 
-__all__ = ["connect", "run_query", "period_number_sql", "panel_ticket_sql",
-           "PANEL_TICKET_INPUTS"]
+__all__ = ["check_settings", "connect", "run_query_slices", "panel_ticket_sql"]
 
 _MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", re.IGNORECASE)
 
-# Ticket inputs the panel query reads (beyond customer_id and created_at), with
-# the SQL type of the NULL that stands in when the source lacks the column.
-PANEL_TICKET_INPUTS = {
-    "first_response_minutes": "DOUBLE",
-    "resolved_at": "TIMESTAMP",
-    "contacts": "DOUBLE",
-    "reopened": "BOOLEAN",
-    "escalated": "BOOLEAN",
-    "csat": "DOUBLE",
-    "ces": "DOUBLE",
-}
+
+def check_settings(*, memory_limit: str, threads: int | None) -> int:
+    """Check the engine settings before any work starts; return the thread count.
+
+    Raises
+    ------
+    ConfigError
+        ``memory_limit`` is not a size or ``threads`` is not a positive integer.
+    """
+    if not isinstance(memory_limit, str) or not _MEMORY.match(memory_limit):
+        raise ConfigError(
+            f"memory_limit={memory_limit!r} is not a size: pass a number with a unit, "
+            "e.g. memory_limit='4GB' or '512MB'.")
+    if threads is None:
+        threads = os.cpu_count() or 1
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ConfigError(f"threads={threads!r} must be a positive integer (or None for all cores).")
+    return threads
 
 
 @contextlib.contextmanager
@@ -66,14 +71,7 @@ def connect(*, memory_limit: str = "4GB", threads: int | None = None) -> Iterato
     ConfigError
         ``memory_limit`` is not a size or ``threads`` is not a positive integer.
     """
-    if not isinstance(memory_limit, str) or not _MEMORY.match(memory_limit):
-        raise ConfigError(
-            f"memory_limit={memory_limit!r} is not a size: pass a number with a unit, "
-            "e.g. memory_limit='4GB' or '512MB'.")
-    if threads is None:
-        threads = os.cpu_count() or 1
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ConfigError(f"threads={threads!r} must be a positive integer (or None for all cores).")
+    threads = check_settings(memory_limit=memory_limit, threads=threads)
     with tempfile.TemporaryDirectory(prefix="cxkit-duckdb-") as spill:
         con = duckdb.connect(":memory:")
         try:
@@ -90,24 +88,30 @@ def connect(*, memory_limit: str = "4GB", threads: int | None = None) -> Iterato
             con.close()
 
 
-def run_query(sql: str, frames: dict[str, pd.DataFrame], *, memory_limit: str = "4GB",
-              threads: int | None = None) -> pd.DataFrame:
-    """Register ``frames`` under their names, run ``sql`` and return pandas.
+def run_query_slices(sql: str, name: str, slices: Iterable[pd.DataFrame], *,
+                     memory_limit: str = "4GB",
+                     threads: int | None = None) -> Iterator[dict[str, np.ndarray]]:
+    """Run ``sql`` once per frame of ``slices``, each registered as ``name``.
+
+    For aggregations too large to hold at once: the caller cuts its table so
+    that no group spans two slices, and each answer is small. All slices run
+    on one connection.
 
     Parameters
     ----------
     sql : str
-        One SQL query referring to the frames by name.
-    frames : dict of str to DataFrame
-        Tables the query reads; scanned in place by DuckDB.
+        One SQL query reading the table ``name``.
+    name : str
+        Table name under which each slice is registered.
+    slices : iterable of DataFrame
+        Scanned in place, one at a time.
     memory_limit, threads
         See :func:`connect`.
 
-    Returns
-    -------
-    pandas.DataFrame
-        The query result; integer columns with missing values come back as
-        float64 with NaN.
+    Yields
+    ------
+    dict of str to numpy.ndarray
+        Each slice's answer by column; a column with NULLs is a masked array.
 
     Raises
     ------
@@ -115,40 +119,25 @@ def run_query(sql: str, frames: dict[str, pd.DataFrame], *, memory_limit: str = 
         The engine ran out of memory (raise ``memory_limit``) or rejected a setting.
     """
     with connect(memory_limit=memory_limit, threads=threads) as con:
-        for name, frame in frames.items():
+        for frame in slices:
             con.register(name, frame)
-        try:
-            table = con.sql(sql).to_arrow_table()
-        except duckdb.OutOfMemoryException as exc:
-            raise ConfigError(
-                f"The aggregation ran out of memory under memory_limit={memory_limit!r}: "
-                f"raise memory_limit or use a longer period. Engine message: {exc}") from None
-    return table.to_pandas(split_blocks=True, self_destruct=True)
-
-
-def period_number_sql(period: str, column: str) -> str:
-    """SQL mapping timestamp ``column`` to its integer period number.
-
-    ``M``: months since year 0; ``Q``: calendar quarters since year 0;
-    ``W``: ISO weeks (Monday start) since Monday 1900-01-01. NULL stays NULL.
-    """
-    months = f"(year({column}) * 12 + month({column}) - 1)"
-    if period == "M":
-        return months
-    if period == "Q":
-        return f"({months} // 3)"
-    if period == "W":
-        return f"(datediff('day', DATE '1900-01-01', CAST({column} AS DATE)) // 7)"
-    raise ConfigError(f"period={period!r} is not one of 'W', 'M', 'Q'.")
+            try:
+                answer = con.sql(sql).fetchnumpy()
+            except duckdb.OutOfMemoryException as exc:
+                raise ConfigError(
+                    f"The aggregation ran out of memory under memory_limit={memory_limit!r}: "
+                    f"raise memory_limit. Engine message: {exc}") from None
+            con.unregister(name)
+            yield answer
 
 
 def panel_ticket_sql(*, columns: frozenset = frozenset()) -> str:
-    """Per-cell ticket aggregates of the panel (see :func:`cxkit.panel.build_panel`).
+    """Per-row ticket aggregates of the panel (see :func:`cxkit.panel.build_panel`).
 
-    Reads ``cx_tickets(cell, <columns>)``, one row per ticket, prepared by the
-    panel module: ``cell`` is the integer (customer, period) key and every
-    other column is already restricted to what counts in that cell (NULL
-    otherwise): ``frm`` minutes to a first response given before period end,
+    Reads ``cx_tickets(row_id, <columns>)``, one row per ticket, prepared by the
+    panel module: ``row_id`` is the panel row (customer and period) the ticket
+    counts in, and every other column is already restricted to what counts in
+    that row (NULL otherwise): ``frm`` minutes to a first response given before period end,
     ``riw`` resolved in window (bool), ``res_h`` hours to resolution, ``fcr``,
     ``reo``, ``esc`` 0/1 first-contact resolution, reopened and escalated,
     ``csat`` and ``ces`` scores (all of resolved-in-window tickets). Absent
@@ -163,7 +152,7 @@ def panel_ticket_sql(*, columns: frozenset = frozenset()) -> str:
     Returns
     -------
     str
-        One query; one row per cell with at least one ticket, in no order.
+        One query; one row per panel row with at least one ticket, in no order.
     """
     def agg(fn: str, col: str, cast: str = "DOUBLE") -> str:
         return f"CAST({fn}({col}) AS {cast})" if col in columns else f"CAST(NULL AS {cast})"
@@ -171,7 +160,7 @@ def panel_ticket_sql(*, columns: frozenset = frozenset()) -> str:
     resolved = ("CAST(count(*) FILTER (WHERE riw) AS DOUBLE)" if "riw" in columns
                 else "CAST(NULL AS DOUBLE)")
     return f"""
-SELECT cell, count(*) AS ticket_count,
+SELECT row_id,
        {agg('median', 'frm')} AS first_response_minutes_median,
        {resolved} AS resolved_count,
        {agg('avg', 'res_h')} AS resolution_hours_mean,
@@ -184,5 +173,5 @@ SELECT cell, count(*) AS ticket_count,
        {agg('avg', 'ces')} AS ces_mean,
        {agg('count', 'ces')} AS ces_count
 FROM cx_tickets
-GROUP BY cell
+GROUP BY row_id
 """

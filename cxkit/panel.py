@@ -4,8 +4,9 @@
 into one row per customer and calendar period in which the customer was
 active. Every exposure column uses only what was known by the end of its
 period (no look-ahead); every outcome column is measured strictly after it.
-The aggregation itself runs as SQL in :mod:`cxkit.aggregate`; this module
-checks arguments, prepares the inputs and tidies the result.
+The ticket metrics are grouped by SQL in :mod:`cxkit.aggregate`; the grid of
+customers and periods, lags and leads are numpy arrays in :mod:`cxkit._grid`.
+This module checks arguments, prepares the inputs and assembles the result.
 """
 
 from __future__ import annotations
@@ -14,28 +15,20 @@ import numpy as np
 import pandas as pd
 
 from cxkit import aggregate
+from cxkit._grid import (WEEK_ZERO, Cells, Layout, dense_sums, floats, period_number,
+                         shifted_sum)
 from cxkit.data import SupportData
 from cxkit.exceptions import ConfigError, SchemaError
 
 __all__ = ["build_panel", "period_grid", "PERIODS"]
 
 PERIODS = {"W": "ISO weeks starting Monday", "M": "calendar months", "Q": "calendar quarters"}
-_WEEK_ZERO = pd.Timestamp("1900-01-01")  # a Monday
-_WEEK_ZERO_DAYS = (_WEEK_ZERO - pd.Timestamp("1970-01-01")).days
 _CUSTOMER_KEYS = ("customer_id", "signup_at", "churned_at")
-
-
-def _period_number(ts: pd.Timestamp, period: str) -> int:
-    """Integer period number of ``ts``, as :func:`aggregate.period_number_sql` computes it."""
-    if period == "W":
-        return (ts.normalize() - _WEEK_ZERO).days // 7
-    months = ts.year * 12 + ts.month - 1
-    return months // 3 if period == "Q" else months
 
 
 def _period_start(number: int, period: str) -> pd.Timestamp:
     if period == "W":
-        return _WEEK_ZERO + pd.Timedelta(days=7 * number)
+        return WEEK_ZERO + pd.Timedelta(days=7 * number)
     months = number * 3 if period == "Q" else number
     return pd.Timestamp(year=months // 12, month=months % 12 + 1, day=1)
 
@@ -104,7 +97,7 @@ def period_grid(data: SupportData, *, period: str = "M", start=None, end=None) -
                              _column_extreme(data.surveys, "answered_at", "max"),
                              _column_extreme(data.customers, "churned_at", "max")) if t is not None]
         last = max(found) if found else first
-    lo, hi = _period_number(first, period), _period_number(last, period)
+    lo, hi = period_number(first, period), period_number(last, period)
     if hi < lo:
         raise ConfigError(f"The window ends ({last:%Y-%m-%d}) before it starts ({first:%Y-%m-%d}): "
                           "check start= and end=.")
@@ -221,6 +214,7 @@ def build_panel(data: SupportData, *, period: str = "M", horizon: int = 1, lookb
     """
     horizon = _check_int(horizon, "horizon", 1)
     lookback = _check_int(lookback, "lookback", 1)
+    aggregate.check_settings(memory_limit=memory_limit, threads=threads)
     grid = period_grid(data, period=period, start=start, end=end)
     customers = data.customers
     for col in ("customer_id", "signup_at"):
@@ -242,216 +236,167 @@ def build_panel(data: SupportData, *, period: str = "M", horizon: int = 1, lookb
         dupes = ids[ids.duplicated()].unique()[:3].tolist()
         raise SchemaError(f"customers.customer_id repeats values (e.g. {dupes}): the panel needs "
                           "one row per customer; drop or merge the duplicates.")
-    cells = _Cells(ids, grid, period)
-    ticket_count = ticket_stats = None
-    if data.tickets is not None:
-        cell, prepared = _ticket_columns(_ticket_frame(data.tickets), cells)
-        ticket_count = np.bincount(cell, minlength=cells.size)
-        sql = aggregate.panel_ticket_sql(columns=frozenset(prepared))
-        prepared["cell"] = cell
-        del cell
-        ticket_stats = aggregate.run_query(sql, {"cx_tickets": pd.DataFrame(prepared, copy=False)},
-                                           memory_limit=memory_limit, threads=threads)
-        del prepared
-    panel = _assemble(customers, grid, cells, ticket_count, ticket_stats,
-                      _sums(data.revenue, "paid_at", "amount", cells),
-                      _sums(data.surveys, "answered_at", "nps", cells),
-                      horizon=horizon, lookback=lookback)
+    cells = Cells(ids, grid, period)
+    layout = Layout(customers, cells)
+    tickets = _ticket_rows(data.tickets, cells, layout, lookback=lookback,
+                           memory_limit=memory_limit, threads=threads)
+    panel = _assemble(customers, grid, cells, layout, tickets, data.revenue, data.surveys,
+                      horizon=horizon)
     panel.attrs.update({"period": period, "horizon": horizon, "lookback": lookback,
                         "currency": data.currency})
     return panel
 
 
-class _Cells:
-    """Integer keys of the dense customer x period grid: ``cell = cust * n_periods + p``.
+# Tickets per engine query. Slices are cut between panel rows, so every row's
+# tickets meet in one query, and the engine's memory stays bounded.
+_TICKETS_PER_QUERY = 1_000_000
 
-    ``cust`` is the position of the customer in the sorted customer table and
-    ``p`` the 0-based period index, so sorting by cell sorts by
-    (customer_id, period).
+
+def _ticket_rows(tickets: pd.DataFrame | None, cells: Cells, layout: Layout, *,
+                 lookback: int, memory_limit: str, threads: int | None) -> dict:
+    """Each panel row's ticket columns: counts, prior volume and the resolution metrics.
+
+    Tickets count in the cell of their creation period. Those in a panel row
+    are sorted by row and aggregated by the engine in slices of about
+    :data:`_TICKETS_PER_QUERY` tickets, cut between rows; each slice's answer
+    is written straight into the row arrays.
     """
-
-    def __init__(self, ids: pd.Index, grid: pd.DataFrame, period: str):
-        self.ids, self.period = ids, period
-        self.n_periods = len(grid)
-        self.size = len(ids) * self.n_periods
-        self.base = _period_number(grid["period"].iloc[0], period)
-        self.period_end_ns = grid["period_end"].to_numpy("datetime64[ns]").view(np.int64)
-
-    def periods(self, values) -> np.ndarray:
-        """Period index of each timestamp (int64; NaT gives -1)."""
-        stamps = np.asarray(values, dtype="datetime64[ns]")
-        if self.period == "W":
-            days = stamps.astype("datetime64[D]").astype(np.int64)
-            number = (days - _WEEK_ZERO_DAYS) // 7
-        else:
-            number = stamps.astype("datetime64[M]").astype(np.int64) + 1970 * 12
-            if self.period == "Q":
-                number //= 3
-        number -= self.base
-        number[np.isnat(stamps)] = -1
-        return number
-
-    def locate(self, frame: pd.DataFrame, time_column: str):
-        """Cell of each row and the mask of rows inside the grid (known customer, in window)."""
-        cust = self.ids.get_indexer(frame["customer_id"])
-        p = self.periods(frame[time_column])
-        keep = (cust >= 0) & (p >= 0) & (p < self.n_periods)
-        return cust.astype(np.int64) * self.n_periods + p, p, keep
+    out = {col: np.full(layout.n_rows, np.nan) for col in _TICKET_METRICS}
+    if tickets is None:
+        count = np.zeros(cells.size, dtype=np.int64)
+    else:
+        tickets = _ticket_frame(tickets)
+        cust, p, keep = cells.locate(tickets, "created_at")
+        count = np.bincount((cust * cells.n_periods + p)[keep], minlength=cells.size)
+        row = layout.rows(cust, p, keep)
+        del cust, keep
+        take = np.flatnonzero(row >= 0)
+        take = take[np.argsort(row[take], kind="stable")]
+        columns = _ticket_columns(tickets, take, cells.period_end_ns[p[take]])
+        columns["row_id"] = row[take]
+        del row, p, take
+        _aggregate_tickets(columns, out, memory_limit=memory_limit, threads=threads)
+    prior = shifted_sum(count, layout.cell, range(-lookback, 0))
+    out["ticket_count_prior"] = np.where(layout.p >= lookback, prior, np.nan)
+    out["ticket_count"] = count[layout.cell]
+    return out
 
 
-def _floats(series: pd.Series) -> np.ndarray:
-    """A numeric or boolean column as float64 with NaN for missing values."""
-    if isinstance(series.dtype, np.dtype) and series.dtype.kind in "biuf":
-        return series.to_numpy(dtype=np.float64)
-    if series.dtype == object:
-        series = series.astype("boolean") if series.map(type).eq(bool).any() else series
-    return series.astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+def _ticket_columns(tickets: pd.DataFrame, take: np.ndarray, end_ns: np.ndarray) -> dict:
+    """The inputs of :func:`aggregate.panel_ticket_sql` for tickets ``take`` (positions).
 
-
-def _ticket_columns(tickets: pd.DataFrame, cells: _Cells):
-    """Each ticket's cell and its inputs to :func:`aggregate.panel_ticket_sql`.
-
-    Only what is known at the end of the ticket's creation period counts: a
-    first response before period end, resolution attributes of tickets
-    resolved before period end.
+    Only what is known at the end of the ticket's creation period (``end_ns``)
+    counts: a first response before period end, resolution attributes of
+    tickets resolved before period end.
     """
-    cell, p, keep = cells.locate(tickets, "created_at")
-    everything = bool(keep.all())
-    pick = (lambda a: a) if everything else (lambda a: a[keep])  # noqa: E731
-    cell, p = pick(cell), pick(p)
-    created_us = pick(tickets["created_at"].to_numpy("datetime64[ns]").view(np.int64)) // 1000
-    end_ns = cells.period_end_ns[p]
-    del p
+    created_us = tickets["created_at"].to_numpy("datetime64[ns]").view(np.int64)[take] // 1000
     out = {}
     if "first_response_minutes" in tickets.columns:
-        frm = pick(_floats(tickets["first_response_minutes"]))
+        frm = floats(tickets["first_response_minutes"])[take]
         answered = created_us + frm * 60e6 < end_ns // 1000
         out["frm"] = np.where(answered, frm, np.nan)
+        del frm, answered
     if "resolved_at" not in tickets.columns:
-        return cell, out
-    resolved = pick(tickets["resolved_at"].to_numpy("datetime64[ns]"))
-    riw = ~np.isnat(resolved)
-    resolved_ns = resolved.view(np.int64)
+        return out
+    resolved_ns = tickets["resolved_at"].to_numpy("datetime64[ns]")[take]
+    riw = ~np.isnat(resolved_ns)
+    resolved_ns = resolved_ns.view(np.int64)
     riw &= resolved_ns < end_ns
     out["riw"] = riw
     out["res_h"] = np.where(riw, (resolved_ns // 1000 - created_us) / 3600e6, np.nan)
+    del resolved_ns, created_us
     sources = {"fcr": "contacts", "reo": "reopened", "esc": "escalated", "csat": "csat",
                "ces": "ces"}
     for name, col in sources.items():
         if col in tickets.columns:
-            values = pick(_floats(tickets[col]))
+            values = floats(tickets[col])[take]
             if name == "fcr":
                 values = np.where(np.isnan(values), np.nan, (values == 1).astype(np.float64))
             out[name] = np.where(riw, values, np.nan)
-    return cell, out
+    return out
 
 
-def _sums(frame: pd.DataFrame | None, time_column: str, value: str, cells: _Cells):
-    """Per-cell sum and count of the non-missing ``value`` (dense arrays), or None."""
-    if frame is None:
-        return None
-    cell, _, keep = cells.locate(frame, time_column)
-    values = _floats(frame[value])
-    present = keep & ~np.isnan(values)
-    total = np.bincount(cell[keep], weights=np.where(present, values, 0.0)[keep],
-                        minlength=cells.size)
-    count = np.bincount(cell[present], minlength=cells.size)
-    return total, count
+def _aggregate_tickets(columns: dict, out: dict, *, memory_limit: str,
+                       threads: int | None) -> None:
+    """Run the ticket query over ``columns`` (sorted by ``row_id``) slice by slice into ``out``."""
+    row_id = columns["row_id"]
+    cuts = np.searchsorted(row_id, row_id[_TICKETS_PER_QUERY::_TICKETS_PER_QUERY])
+    bounds = np.unique(np.concatenate([[0], cuts, [len(row_id)]]))
+    slices = (pd.DataFrame({k: v[a:b] for k, v in columns.items()}, copy=False)
+              for a, b in zip(bounds[:-1], bounds[1:]))
+    sql = aggregate.panel_ticket_sql(columns=frozenset(columns) - {"row_id"})
+    for answer in aggregate.run_query_slices(sql, "cx_tickets", slices,
+                                             memory_limit=memory_limit, threads=threads):
+        at = answer["row_id"]
+        for col in _TICKET_METRICS:
+            out[col][at] = np.ma.filled(answer[col].astype(np.float64), np.nan)
 
 
-def _shifted_sum(dense: np.ndarray, rows: np.ndarray, offsets) -> np.ndarray:
-    """Sum of ``dense[rows + k]`` over ``k`` in ``offsets``, indices clipped to the array."""
-    top = len(dense) - 1
-    total = np.zeros(len(rows), dtype=np.float64)
-    for k in offsets:
-        total += dense[np.clip(rows + k, 0, top)]
-    return total
+def _assemble(customers: pd.DataFrame, grid: pd.DataFrame, cells: Cells, layout: Layout,
+              tickets: dict, revenue: pd.DataFrame | None, surveys: pd.DataFrame | None, *,
+              horizon: int) -> pd.DataFrame:
+    """The panel rows (active customer-periods, in cell order) and all their columns.
 
+    Dense per-cell arrays (revenue, survey answers) are built one at a time and
+    freed once their columns are taken, so at most one is alive at a time.
+    """
+    n_rows, cust, p, cell = layout.n_rows, layout.cust, layout.p, layout.cell
+    observed = p + horizon <= cells.n_periods - 1
+    nan = lambda: np.full(n_rows, np.nan)  # noqa: E731
 
-def _assemble(customers: pd.DataFrame, grid: pd.DataFrame, cells: _Cells, ticket_count,
-              ticket_stats, revenue, surveys, *, horizon: int, lookback: int) -> pd.DataFrame:
-    """The panel rows (active customer-periods, in cell order) and all their columns."""
-    n, last = cells.n_periods, cells.n_periods - 1
-    signup_p = cells.periods(customers["signup_at"])
-    signup_p[np.isnat(customers["signup_at"].to_numpy("datetime64[ns]"))] = 0
-    if "churned_at" in customers.columns:
-        churn_p = cells.periods(customers["churned_at"])
-        churned = ~np.isnat(customers["churned_at"].to_numpy("datetime64[ns]"))
-    else:
-        churn_p, churned = np.full(len(customers), -1, np.int64), np.zeros(len(customers), bool)
-    first_p = np.maximum(signup_p, 0)
-    last_p = np.where(churned, np.minimum(churn_p, last), last)
-    length = np.maximum(last_p - first_p + 1, 0)
-    rows = np.repeat(np.arange(len(customers), dtype=np.int64), length)
-    starts = np.cumsum(length) - length
-    p = np.arange(len(rows), dtype=np.int64) - np.repeat(starts - first_p, length)
-    cell = rows * n + p
-    observed = p + horizon <= last
-
-    out = {"customer_id": customers["customer_id"].take(rows).reset_index(drop=True),
+    out = {"customer_id": customers["customer_id"].take(cust).reset_index(drop=True),
            "period": pd.Series(grid["period"].to_numpy()[p]),
            "period_end": pd.Series(grid["period_end"].to_numpy()[p]),
            "period_index": pd.Series(p)}
     for col in customers.columns:
         if col not in _CUSTOMER_KEYS:
-            out[col] = customers[col].take(rows).reset_index(drop=True)
-    signup_ns = customers["signup_at"].to_numpy("datetime64[ns]").view(np.int64)[rows]
+            out[col] = customers[col].take(cust).reset_index(drop=True)
+    signup_ns = customers["signup_at"].to_numpy("datetime64[ns]").view(np.int64)[cust]
     start_ns = grid["period"].to_numpy("datetime64[ns]").view(np.int64)[p]
     tenure = (start_ns // 1000 - signup_ns // 1000) / 86400e6 / 30.4375
+    del signup_ns, start_ns
     out["tenure_months"] = np.nan_to_num(np.maximum(tenure, 0.0), nan=0.0)
+    del tenure
 
-    amount = revenue[0] if revenue is not None else None
-    out["revenue_prev_amount"] = (np.where(p >= 1, _shifted_sum(amount, cell, [-1]), np.nan)
-                                  if amount is not None else np.full(len(rows), np.nan))
-    if ticket_count is None:
-        ticket_count = np.zeros(cells.size, dtype=np.int64)
-    prior = _shifted_sum(ticket_count, cell, range(-lookback, 0))
-    out["ticket_count_prior"] = np.where(p >= lookback, prior, np.nan)
-    count = ticket_count[cell].astype(np.int64)
+    amount = dense_sums(revenue, "paid_at", "amount", cells)
+    if amount is not None:
+        out["revenue_prev_amount"] = np.where(p >= 1, shifted_sum(amount, cell, [-1]), np.nan)
+        revenue_amount = amount[cell]
+        amount_next = shifted_sum(amount, cell, range(1, horizon + 1))
+        del amount
+    else:
+        out["revenue_prev_amount"], revenue_amount, amount_next = nan(), nan(), nan()
+    out["ticket_count_prior"] = tickets.pop("ticket_count_prior")
+    count = tickets.pop("ticket_count")
     out["ticket_count"] = count
     out["contacted"] = count > 0
-    del ticket_count, prior
-    row_of = np.full(cells.size, -1, dtype=np.int64 if len(rows) >= 2**31 else np.int32)
-    row_of[cell] = np.arange(len(rows))
-    stats = {}
-    if ticket_stats is not None:
-        at = row_of[ticket_stats["cell"].to_numpy()]
-        inside = at >= 0
-        at = at[inside]
-    for col in _TICKET_METRICS:
-        values = np.full(len(rows), np.nan)
-        if ticket_stats is not None:
-            values[at] = ticket_stats[col].to_numpy(dtype=np.float64, na_value=np.nan)[inside]
-        stats[col] = values
-    del row_of, ticket_stats
-    stats["open_count"] = count - stats["resolved_count"]
+    tickets["open_count"] = count - tickets["resolved_count"]
     for col in _EXPOSURE_ORDER:
-        out[col] = stats.pop(col)
+        out[col] = tickets.pop(col)
+    out["revenue_amount"] = revenue_amount
 
-    if amount is not None:
-        out["revenue_amount"] = amount[cell]
-        amount_next = _shifted_sum(amount, cell, range(1, horizon + 1))
-    else:
-        out["revenue_amount"] = np.full(len(rows), np.nan)
-        amount_next = np.full(len(rows), np.nan)
-    churn_row = churn_p[rows]
-    in_period = churned[rows] & (churn_row == p)
+    churn_row = layout.churn_p[cust]
+    churned = layout.churned[cust]
+    in_period = churned & (churn_row == p)
     out["churned_in_period"] = in_period
     out["churned_next"] = np.where(observed & ~in_period,
-                                   (churned[rows] & (churn_row <= p + horizon)).astype(float),
-                                   np.nan)
+                                   (churned & (churn_row <= p + horizon)).astype(float), np.nan)
+    del churn_row, churned
     out["revenue_next_amount"] = np.where(observed, amount_next, np.nan)
     out["repeat_purchase_next"] = np.where(observed & ~np.isnan(amount_next),
                                            (amount_next > 0).astype(float), np.nan)
-    out["revenue_change_amount"] = np.where(observed, amount_next - horizon * out["revenue_amount"],
+    out["revenue_change_amount"] = np.where(observed, amount_next - horizon * revenue_amount,
                                             np.nan)
-    if surveys is not None:
-        nps_sum = _shifted_sum(surveys[0], cell, range(1, horizon + 1))
-        nps_n = _shifted_sum(surveys[1], cell, range(1, horizon + 1))
+    del amount_next
+    answers = dense_sums(surveys, "answered_at", "nps", cells, counts=True)
+    if answers is not None:
+        nps_sum = shifted_sum(answers[0], cell, range(1, horizon + 1))
+        nps_n = shifted_sum(answers[1], cell, range(1, horizon + 1))
+        del answers
         with np.errstate(invalid="ignore", divide="ignore"):
             out["nps_next"] = np.where(observed & (nps_n > 0), nps_sum / nps_n, np.nan)
     else:
-        out["nps_next"] = np.full(len(rows), np.nan)
+        out["nps_next"] = nan()
     out["outcome_observed"] = observed
     return pd.DataFrame(out, copy=False)
 

@@ -364,6 +364,28 @@ def test_no_look_ahead_on_generated_sample():
     assert changed > 0, "perturbations should reach the outcomes"
 
 
+def test_slicing_the_engine_query_leaves_the_panel_unchanged(monkeypatch):
+    """The engine aggregates tickets in slices cut between panel rows; their size must not
+    matter."""
+    synth = pytest.importorskip("cxkit.synth")
+    import cxkit.panel as panel_module
+    data, _ = synth.make_sample(n_customers=300, months=6, seed=5)
+    whole = build_panel(data, period="W")
+    calls = []
+    original = panel_module.aggregate.run_query_slices
+
+    def counting(sql, name, slices, **kwargs):
+        for answer in original(sql, name, slices, **kwargs):
+            calls.append(len(answer["row_id"]))
+            yield answer
+
+    monkeypatch.setattr(panel_module, "_TICKETS_PER_QUERY", 7)
+    monkeypatch.setattr(panel_module.aggregate, "run_query_slices", counting)
+    sliced = build_panel(data, period="W")
+    assert len(calls) > 50, calls
+    pd.testing.assert_frame_equal(whole, sliced, check_exact=False, rtol=1e-12)
+
+
 # --- agreement with the generator -----------------------------------------------------------
 
 
