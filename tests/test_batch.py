@@ -20,8 +20,7 @@ import pandas as pd
 import pytest
 
 import cxkit.cache
-from cxkit.batch import (clean_stale_runs, default_run_config, find_stale_runs,
-                         read_run_config, run_batch, run_batch_cli)
+from cxkit.batch import clean_stale_runs, find_stale_runs, run_batch, run_batch_cli
 from cxkit.data import SupportData
 from cxkit.exceptions import ConfigError, ParameterError
 from cxkit.report import write_results
@@ -74,28 +73,6 @@ def test_yaml_boolean_for_a_string_parameter_is_refused(tmp_path):
     cfg = _config(tmp_path / "r", grid={"segment": [False]})  # YAML reads `NO` as False
     with pytest.raises(ParameterError, match="quote it"):
         run_batch(cfg, progress="off")
-
-
-def test_run_config_unknown_key_and_missing_notebook(tmp_path):
-    with pytest.raises(ConfigError, match="unknown key"):
-        read_run_config({**_config(tmp_path), "job": 2})
-    with pytest.raises(ConfigError, match="'no_such' not found"):
-        read_run_config({"notebooks": ["no_such"]})
-
-
-def test_grid_mapping_is_expanded_as_a_product(tmp_path):
-    cfg = read_run_config(_config(tmp_path, grid={"segment": ["a", "b"], "period": ["M", "Q"]}))
-    assert [tuple(g.values()) for g in cfg.grid] == [("a", "M"), ("a", "Q"), ("b", "M"),
-                                                     ("b", "Q")]
-
-
-def test_default_run_config_parses():
-    path = default_run_config()
-    assert path.name == "reports.yaml" and path.exists()
-    if not (path.parent / "notebooks" / "01_data_quality.ipynb").exists():
-        pytest.skip("analysis notebooks not written yet")
-    cfg = read_run_config(path)
-    assert cfg.source == "sample" and len(cfg.notebooks) == 6
 
 
 # -- a failing run does not stop the others ----------------------------------------------
@@ -255,16 +232,6 @@ def test_write_results_refuses_rows_without_an_estimate(tmp_path):
                            "p_value": float("nan")}], parameters={"a": 1}, output_dir=tmp_path)
     rows = json.loads(path.read_text())["results"]
     assert rows[0]["estimate"] == 1.5 and rows[0]["p_value"] is None
-
-
-def test_parameters_cell_is_read_with_ast_not_papermills_line_regex():
-    # papermill's inspect_notebook skips lines whose help comment holds a second "="
-    from cxkit.batch import _declared
-
-    declared = _declared(NB / "quick.ipynb")
-    assert declared["segment"] == {"type": "str", "default": "all"}
-    assert declared["horizon"] == {"type": "int", "default": 1}
-    assert list(declared) == ["segment", "period", "horizon", "alpha", "output_dir"]
 
 
 def test_failure_while_preparing_shared_data_runs_nothing(tmp_path, monkeypatch):
