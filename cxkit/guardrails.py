@@ -167,7 +167,11 @@ def compare_naive(panel: pd.DataFrame, *, drivers=(), volume: str = "ticket_coun
       controls + prior``.
     * ``within``: :func:`fit_within` on ``volume + drivers`` (customer fixed
       effects; removes any time-constant customer trait such as a propensity
-      to have problems, which the prior-volume control only proxies).
+      to have problems, which the prior-volume control only proxies). For
+      churn, which happens once and ends the customer's history, the within
+      comparison is biased in size and can be in sign (see
+      :func:`fit_within`): read it as a check on the ticket-volume trap, not
+      as an effect size.
 
     Returns
     -------
@@ -205,6 +209,15 @@ def fit_within(panel: pd.DataFrame, *, drivers, outcome: str = "churned_next",
     probability model and effects are in percentage points per unit.
     Customers with a single usable row carry no information and are dropped
     (counted in ``dropped``).
+
+    An outcome that can happen only once and ends the customer's rows (churn:
+    once a row's outcome is 1, every later row's is too) breaks the design: the event
+    fixes where the panel stops, so demeaning ties the outcome to the length
+    of each customer's history, and fixed-effects methods need repeated
+    events (Allison, 1996, *Sociological Methods & Research* 25(2)). The
+    ``guardrails`` table then carries an ``absorbing_outcome`` warning and the
+    estimates are a directional check, not effect sizes; use
+    :func:`cxkit.fit_retention` for those.
     """
     drivers = list(drivers)
     extra = [time] if time else []
@@ -240,8 +253,16 @@ def fit_within(panel: pd.DataFrame, *, drivers, outcome: str = "churned_next",
                             "ame_conf_high": scale * t["conf_high"].to_numpy(),
                             "p_value": t["p_value"].to_numpy(), "unit": unit})
     label = models.outcome_label(panel, outcome)
-    checks = pd.DataFrame([_row("customer_fixed_effects", "passes",
-                                "time-constant customer differences removed by demeaning")])
+    rows = [_row("customer_fixed_effects", "passes",
+                 "time-constant customer differences removed by demeaning")]
+    absorbing = _absorbing(panel, outcome=outcome, entity=entity, time=time)
+    if absorbing:
+        rows.append(_row("absorbing_outcome", "warning",
+                         f"{outcome} never returns to 0 once it is 1 (an event that ends "
+                         "the customer's rows): within-customer estimates are biased for it (fixed effects need "
+                         "repeated events); read them for direction only and take effect "
+                         "sizes from fit_retention"))
+    checks = pd.DataFrame(rows)
     return ModelResult(
         kind="within", outcome=outcome, drivers=tuple(drivers),
         formula=models.build_formula(outcome, drivers, extra) + f" | {entity} FE",
@@ -250,7 +271,22 @@ def fit_within(panel: pd.DataFrame, *, drivers, outcome: str = "churned_next",
         diagnostics={"clusters": int(g.nunique()), "design": design}, model_result=res,
         caveat=(f"Within-customer design: {len(df):,} rows of {g.nunique():,} customers; "
                 f"effects come from changes over time within the same customer. Time-varying "
-                f"confounders can still bias them."))
+                f"confounders can still bias them."
+                + (f" {outcome} ends the customer's history, so these estimates are biased "
+                   "(fixed effects need repeated events): a check on direction, not effect "
+                   "sizes." if absorbing else "")))
+
+
+def _absorbing(panel: pd.DataFrame, *, outcome: str, entity: str, time: str | None) -> bool:
+    """Whether a 0/1 ``outcome`` never returns to 0 once it is 1 (churn within a horizon)."""
+    observed = panel.loc[panel[outcome].notna(), [entity, outcome] + ([time] if time else [])]
+    values = set(pd.unique(observed[outcome]))
+    if not values <= {0, 1} or 1 not in values:
+        return False
+    if time:
+        observed = observed.sort_values([entity, time], kind="stable")
+    y = observed[outcome]
+    return bool((y.groupby(observed[entity]).cummax() == y).all())
 
 
 def fit_mediation(panel: pd.DataFrame, *, driver: str, mediator: str = "csat_mean",

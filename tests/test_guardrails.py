@@ -7,7 +7,6 @@ import statsmodels.api as sm
 from statsmodels.stats.multitest import multipletests
 from test_models import toy_panel
 
-from cxkit.exceptions import ModelError
 from cxkit.guardrails import (adjust_pvalues, caveat_text, compare_naive, fit_by_segment,
                               fit_mediation, fit_within, placebo_check)
 from cxkit.models import fit_retention, fit_revenue
@@ -83,6 +82,24 @@ def test_within_equals_direct_demeaned_ols(panel):
     assert res.dropped.set_index("step").loc["single_row_customer", "rows_dropped"] > 0
 
 
+
+def test_within_flags_an_outcome_that_ends_the_customer_history():
+    from cxkit.guardrails import _absorbing
+    frame = pd.DataFrame({"customer_id": ["a"] * 4 + ["b"] * 3,
+                          "period_index": [0, 1, 2, 3, 0, 1, 2],
+                          "churned_next": [0, 0, 1, 1, 0, 0, np.nan],  # horizon 2: two 1s
+                          "repeat_purchase_next": [1, 0, 1, 0, 0, 1, 0]})
+    assert _absorbing(frame, outcome="churned_next", entity="customer_id", time="period_index")
+    assert not _absorbing(frame, outcome="repeat_purchase_next", entity="customer_id",
+                          time="period_index")
+    shuffled = frame.iloc[[3, 0, 2, 1, 6, 5, 4]]  # order by period, not by row position
+    assert _absorbing(shuffled, outcome="churned_next", entity="customer_id",
+                      time="period_index")
+    frame.loc[3, "churned_next"] = 0  # a return to 0 is not an absorbing event
+    assert not _absorbing(frame, outcome="churned_next", entity="customer_id",
+                          time="period_index")
+
+
 def test_mediation_decomposes_total(panel):
     table = fit_mediation(panel, driver="resolution_hours_mean", delta=5.0, n_rep=30).set_index(
         "effect")
@@ -131,6 +148,17 @@ def test_sample_naive_ticket_effect_is_spurious(sample):
     row = table.loc["ticket_count"]
     assert row["naive_ame"] > 0 and row["naive_p_value"] < 0.01
     assert row["within_conf_low"] < 0 < row["within_conf_high"]
+
+
+def test_within_churn_on_the_sample_carries_the_absorbing_warning(sample, panel):
+    sample_panel, _ = sample
+    churn = fit_within(sample_panel, drivers=DRIVERS)
+    assert churn.guardrails.set_index("check").loc["absorbing_outcome", "status"] == "warning"
+    assert "not effect sizes" in churn.caveat
+    spend = fit_within(sample_panel, drivers=DRIVERS, outcome="revenue_next_amount")
+    assert "absorbing_outcome" not in set(spend.guardrails["check"])
+    # the toy panel draws churn afresh each period (it can return to 0): no warning
+    assert "absorbing_outcome" not in set(fit_within(panel, drivers=DRIVERS).guardrails["check"])
 
 
 def test_sample_revenue_effect_recovered(sample):
