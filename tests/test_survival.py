@@ -1,7 +1,6 @@
 """Tests of cxkit.survival against the Rossi recidivism data (Fox 2002) and PHReg."""
 
 import numpy as np
-import pandas as pd
 import pytest
 from lifelines.datasets import load_rossi
 from statsmodels.duration.hazard_regression import PHReg

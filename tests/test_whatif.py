@@ -2,7 +2,6 @@
 
 import json
 
-import numpy as np
 import pytest
 from test_models import toy_panel
 
