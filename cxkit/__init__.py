@@ -1,33 +1,18 @@
 """cxkit: from helpdesk exports to retention and revenue effects, with honest uncertainty.
 
 The names below are the public API; each lives in a module with one job
-(see ARCHITECTURE.md).
+(see ARCHITECTURE.md). They are imported on first use, so ``import cxkit``
+and the command line start fast; ``cxkit.fit_retention`` and
+``from cxkit import fit_retention`` work as usual.
 """
 
-import types as _types
+from __future__ import annotations
+
+import importlib
+import importlib.util
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
-try:
-    __version__ = version("cxkit")
-except PackageNotFoundError:  # running from a source tree without install
-    __version__ = "0.0.0"
-
-from cxkit.cache import load_data, load_panel
-from cxkit.data import SupportData
-from cxkit.describe import (
-    coverage_plot,
-    describe_associations,
-    describe_claims,
-    describe_findings,
-    describe_panel,
-    describe_performance,
-    describe_sources,
-    headline_rows,
-    kpi_rows,
-    quality_rows,
-    select,
-    value_per_retained_customer,
-)
 from cxkit.exceptions import (
     BatchError,
     ConfigError,
@@ -39,37 +24,107 @@ from cxkit.exceptions import (
     SmallSampleWarning,
     SourceError,
 )
-from cxkit.guardrails import (
-    adjust_pvalues,
-    compare_naive,
-    fit_by_segment,
-    fit_mediation,
-    fit_within,
-    placebo_check,
-)
-from cxkit.importance import driver_importance, importance_performance
-from cxkit.io import read_support_data
-from cxkit.metrics import (
-    channel_mix,
-    compute_kpis,
-    contact_rate,
-    kpi_trend_plot,
-    nps,
-    reason_mix,
-)
-from cxkit.models import fit_retention, fit_revenue
-from cxkit.outcomes import build_survival
-from cxkit.panel import build_panel
-from cxkit.plots import forest_plot, km_plot, quadrant_plot, set_theme
-from cxkit.report import write_results
-from cxkit.schema import describe_schema
-from cxkit.survival import fit_churn_timing, kaplan_meier, ph_test
-from cxkit.synth import make_sample
-from cxkit.validate import describe_quality
-from cxkit.whatif import what_if
 
-__all__ = sorted(
-    name for name, value in globals().items()
-    if not name.startswith("_") and not isinstance(value, _types.ModuleType)
-    and name not in ("version", "PackageNotFoundError", "annotations")
-) + ["__version__"]
+try:
+    __version__ = version("cxkit")
+except PackageNotFoundError:  # running from a source tree without install
+    __version__ = "0.0.0"
+
+# public name -> the module (in this package) that defines it
+_LAZY = {
+    "load_data": "cache",
+    "load_panel": "cache",
+    "SupportData": "data",
+    "coverage_plot": "describe",
+    "describe_associations": "describe",
+    "describe_claims": "describe",
+    "describe_findings": "describe",
+    "describe_panel": "describe",
+    "describe_performance": "describe",
+    "describe_sources": "describe",
+    "headline_rows": "describe",
+    "kpi_rows": "describe",
+    "quality_rows": "describe",
+    "select": "describe",
+    "value_per_retained_customer": "describe",
+    "adjust_pvalues": "guardrails",
+    "compare_naive": "guardrails",
+    "fit_by_segment": "guardrails",
+    "fit_mediation": "guardrails",
+    "fit_within": "guardrails",
+    "placebo_check": "guardrails",
+    "driver_importance": "importance",
+    "importance_performance": "importance",
+    "read_support_data": "io",
+    "channel_mix": "metrics",
+    "compute_kpis": "metrics",
+    "contact_rate": "metrics",
+    "kpi_trend_plot": "metrics",
+    "nps": "metrics",
+    "reason_mix": "metrics",
+    "fit_retention": "models",
+    "fit_revenue": "models",
+    "build_survival": "outcomes",
+    "build_panel": "panel",
+    "forest_plot": "plots",
+    "km_plot": "plots",
+    "quadrant_plot": "plots",
+    "set_theme": "plots",
+    "write_results": "report",
+    "describe_schema": "schema",
+    "fit_churn_timing": "survival",
+    "kaplan_meier": "survival",
+    "ph_test": "survival",
+    "make_sample": "synth",
+    "describe_quality": "validate",
+    "what_if": "whatif",
+}
+
+_EXCEPTIONS = ["BatchError", "ConfigError", "CxkitError", "ModelError", "ParameterError",
+               "QuarantineWarning", "SchemaError", "SmallSampleWarning", "SourceError"]
+__all__ = sorted([*_LAZY, *_EXCEPTIONS]) + ["__version__"]
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is not None:
+        value = getattr(importlib.import_module(f"cxkit.{module}"), name)
+    elif not name.startswith("_") and importlib.util.find_spec(f"cxkit.{name}") is not None:
+        value = importlib.import_module(f"cxkit.{name}")  # a submodule: cxkit.metrics
+    else:
+        raise AttributeError(f"module 'cxkit' has no attribute {name!r}")
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # static analysers and IDEs see the eager imports
+    from cxkit.cache import load_data, load_panel
+    from cxkit.data import SupportData
+    from cxkit.describe import (
+        coverage_plot, describe_associations, describe_claims, describe_findings,
+        describe_panel, describe_performance, describe_sources, headline_rows, kpi_rows,
+        quality_rows, select, value_per_retained_customer,
+    )
+    from cxkit.guardrails import (
+        adjust_pvalues, compare_naive, fit_by_segment, fit_mediation, fit_within,
+        placebo_check,
+    )
+    from cxkit.importance import driver_importance, importance_performance
+    from cxkit.io import read_support_data
+    from cxkit.metrics import (
+        channel_mix, compute_kpis, contact_rate, kpi_trend_plot, nps, reason_mix,
+    )
+    from cxkit.models import fit_retention, fit_revenue
+    from cxkit.outcomes import build_survival
+    from cxkit.panel import build_panel
+    from cxkit.plots import forest_plot, km_plot, quadrant_plot, set_theme
+    from cxkit.report import write_results
+    from cxkit.schema import describe_schema
+    from cxkit.survival import fit_churn_timing, kaplan_meier, ph_test
+    from cxkit.synth import make_sample
+    from cxkit.validate import describe_quality
+    from cxkit.whatif import what_if
