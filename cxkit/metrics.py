@@ -7,7 +7,9 @@ as columns (the ``by`` columns, then ``period``, the period start timestamp),
 never a MultiIndex. Each figure comes with the count of tickets or responses
 behind it. Periods are calendar periods of the event timestamp (weeks start on
 Monday) and every period between the first and the last event is present:
-a group or period without tickets has NaN metrics and zero counts.
+a group or period without tickets has NaN metrics and zero counts. How rows
+become groups (keys, levels, the dense table) is described in :mod:`cxkit._kpi_groups`;
+this module defines the KPIs: formulas, units and edge cases.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from cxkit._kpi_groups import (BY_CHOICES, CUSTOMER_KEYS, FREQ, MISSING_LABEL,
+                                active_counts, aggregate_groups, as_by, frames,
+                                group_labels, grouping, require)
 from cxkit.data import SupportData
 from cxkit.exceptions import ParameterError, SchemaError
 
@@ -27,10 +32,6 @@ __all__ = [
 ]
 
 SELF_SERVICE_CHANNEL = "self_service"  # channel label counted as self-service
-MISSING_LABEL = "(missing)"  # group label for tickets with no value in a ``by`` column
-BY_CHOICES = ("segment", "channel", "reason", "team", "agent", "plan")
-CUSTOMER_KEYS = ("segment", "plan")  # ``by`` columns taken from ``customers``
-_FREQ = {"W": "W-SUN", "M": "M", "Q": "Q-DEC"}  # weeks run Monday..Sunday
 
 # Display labels with units, used by kpi_trend_plot.
 KPI_LABELS = {
@@ -52,121 +53,6 @@ KPI_LABELS = {
     "share_rate": "Share of tickets (0-1)",
     "n_tickets": "Tickets (count)",
 }
-
-
-# ---------------------------------------------------------------- grouping
-
-
-def _table(data, table: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """The ``table`` frame and the customers frame (None for a bare table)."""
-    if isinstance(data, SupportData):
-        df, customers = getattr(data, table), data.customers
-    elif isinstance(data, pd.DataFrame):
-        df, customers = data, None
-    else:
-        raise ParameterError(
-            f"expected a SupportData or the {table} DataFrame, got {type(data).__name__}.")
-    if df is None:
-        raise SchemaError(
-            f"this SupportData has no {table} table; add a `{table}` source to the "
-            f"source config to compute this KPI.")
-    # positions, not labels: a concatenated export may repeat index labels
-    customers = None if customers is None else customers.reset_index(drop=True)
-    return df.reset_index(drop=True), customers
-
-
-def _require(df: pd.DataFrame, columns, table: str, kpi: str) -> None:
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise SchemaError(
-            f"{kpi} needs column {missing[0]!r} in the {table} table, which has only "
-            f"{sorted(map(str, df.columns))[:8]}. Map a source column to {missing[0]!r} "
-            f"in the source config, or leave this KPI out.")
-
-
-def _as_by(by) -> list[str]:
-    by = [by] if isinstance(by, str) else list(by or [])
-    bad = [b for b in by if b not in BY_CHOICES]
-    if bad:
-        raise ParameterError(f"by={bad[0]!r} is not supported; use any of {list(BY_CHOICES)} "
-                             f"(for periods use period='W', 'M' or 'Q').")
-    if len(set(by)) != len(by):
-        raise ParameterError(f"by={by} repeats a column; list each column once.")
-    return by
-
-
-def _as_freq(period) -> str | None:
-    if period is None:
-        return None
-    if period not in _FREQ:
-        raise ParameterError(f"period={period!r} is not supported; use 'W', 'M', 'Q' or None.")
-    return _FREQ[period]
-
-
-def _label(values: pd.Series) -> pd.Series:
-    out = values.astype(object).where(values.notna(), MISSING_LABEL)
-    return out.astype(str)
-
-
-def _grouping(df, customers, *, time_col, period, by, table, kpi):
-    """Key columns of ``df`` and the full set of levels of each key.
-
-    Returns ``(keys_frame, keys, levels)``; ``levels[k]`` lists every value of
-    key ``k`` the output must show (all periods between first and last event).
-    """
-    by, freq = _as_by(by), _as_freq(period)
-    frame = pd.DataFrame(index=df.index)
-    for col in by:
-        if col in df.columns:
-            frame[col] = _label(df[col])
-        elif col in CUSTOMER_KEYS and customers is not None and col in customers.columns:
-            _require(df, ["customer_id"], table, kpi)
-            lookup = customers.drop_duplicates("customer_id").set_index("customer_id")[col]
-            frame[col] = _label(df["customer_id"].map(lookup))
-        elif col in CUSTOMER_KEYS:
-            raise SchemaError(
-                f"{kpi} by {col!r} needs the {col!r} column of the customers table; pass the "
-                f"whole SupportData (not one table) and map a customers column to {col!r}.")
-        else:
-            _require(df, [col], table, kpi)
-    levels = {col: sorted(frame[col].unique()) for col in by}
-    keys = list(by)
-    if freq is not None:
-        _require(df, [time_col], table, kpi)
-        periods = df[time_col].dt.to_period(freq)
-        frame["period"] = periods.dt.start_time
-        if periods.notna().any():
-            levels["period"] = pd.period_range(periods.min(), periods.max(), freq=freq).start_time
-        else:
-            levels["period"] = pd.DatetimeIndex([])
-        keys.append("period")
-    return frame, keys, levels
-
-
-def _aggregate(frame: pd.DataFrame, keys, levels, specs: dict) -> pd.DataFrame:
-    """Group ``frame`` by ``keys`` and apply ``specs`` (out -> (column, how)).
-
-    ``how`` is a pandas reduction name or a float quantile. Every combination
-    of levels appears; ``n_rows`` counts the rows of each group. Counts
-    ("count", "sum") of an empty group are 0, other statistics NaN.
-    """
-    if not keys:
-        frame, keys, levels = frame.assign(_all=0), ["_all"], {"_all": [0]}
-    if len(keys) == 1:
-        index = pd.Index(levels[keys[0]], name=keys[0])
-    else:
-        index = pd.MultiIndex.from_product([levels[k] for k in keys], names=keys)
-    cols = {}
-    if len(frame):
-        g = frame.groupby(keys, sort=False, observed=True)
-        cols["n_rows"] = g.size()
-        for out, (src, how) in specs.items():
-            cols[out] = g[src].quantile(how) if isinstance(how, float) else g[src].agg(how)
-    table = pd.DataFrame(cols, columns=["n_rows", *specs]).astype("float64").reindex(index)
-    for out in ["n_rows", *[o for o, (_, how) in specs.items() if how in ("count", "sum")]]:
-        table[out] = table[out].fillna(0).round().astype("int64")
-    table = table.reset_index()
-    return table.drop(columns="_all") if "_all" in table.columns else table
 
 
 # ------------------------------------------------------------- ticket KPIs
@@ -243,19 +129,19 @@ def _ticket_specs(q: float) -> dict:
 
 
 def _ticket_kpis(data, *, outputs, period, by, q=0.9, strict=True, kpi="support KPIs"):
-    tickets, customers = _table(data, "tickets")
-    _require(tickets, ["created_at"], "tickets", kpi)
+    tickets, customers = frames(data, "tickets")
+    require(tickets, ["created_at"], "tickets", kpi)
     specs = _ticket_specs(q)
     specs = {o: s for o, s in specs.items() if outputs is None or o in outputs}
     values, missing = _ticket_values(tickets)
     unavailable = {o: missing[src] for o, (src, _) in specs.items() if src in missing}
     if strict and unavailable:
-        _require(tickets, [next(iter(unavailable.values()))], "tickets", kpi)
-    frame, keys, levels = _grouping(tickets, customers, time_col="created_at", period=period,
+        require(tickets, [next(iter(unavailable.values()))], "tickets", kpi)
+    frame, keys, levels = grouping(tickets, customers, time_col="created_at", period=period,
                                     by=by, table="tickets", kpi=kpi)
     frame = frame.assign(**values)
     ok = {o: s for o, s in specs.items() if o not in unavailable}
-    table = _aggregate(frame, keys, levels, ok).rename(columns={"n_rows": "n_tickets"})
+    table = aggregate_groups(frame, keys, levels, ok).rename(columns={"n_rows": "n_tickets"})
     if "csat_satisfied_pct" in table.columns:
         table["csat_satisfied_pct"] = table["csat_satisfied_pct"] * 100
     table = table[[*keys, "n_tickets", *ok]]
@@ -509,17 +395,17 @@ def nps(data, *, period=None, by=None, alpha: float = 0.05) -> pd.DataFrame:
     ParameterError
         ``alpha`` is not in (0, 1), or another argument is not allowed.
     """
-    surveys, customers = _table(data, "surveys")
-    _require(surveys, ["nps"], "surveys", "NPS")
+    surveys, customers = frames(data, "surveys")
+    require(surveys, ["nps"], "surveys", "NPS")
     if not 0 < alpha < 1:
         raise ParameterError(f"alpha={alpha!r} must be between 0 and 1, e.g. 0.05.")
     score = surveys["nps"].astype("float64")
-    frame, keys, levels = _grouping(surveys, customers, time_col="answered_at", period=period,
+    frame, keys, levels = grouping(surveys, customers, time_col="answered_at", period=period,
                                     by=by, table="surveys", kpi="NPS")
     frame = frame.assign(score=score,
                          pro=(score >= 9).astype("float64").where(score.notna()),
                          det=(score <= 6).astype("float64").where(score.notna()))
-    t = _aggregate(frame, keys, levels, {"n_responses": ("score", "count"),
+    t = aggregate_groups(frame, keys, levels, {"n_responses": ("score", "count"),
                                          "p_pro": ("pro", "mean"), "p_det": ("det", "mean")})
     p_pro, p_det, n = t["p_pro"], t["p_det"], t["n_responses"].astype("float64")
     t["nps"] = 100 * (p_pro - p_det)
@@ -530,27 +416,6 @@ def nps(data, *, period=None, by=None, alpha: float = 0.05) -> pd.DataFrame:
     t["promoters_pct"], t["detractors_pct"] = 100 * p_pro, 100 * p_det
     return t[[*keys, "nps", "nps_se", "nps_conf_low", "nps_conf_high", "promoters_pct",
               "detractors_pct", "n_responses"]]
-
-
-def _active_counts(customers, *, cust_keys, starts, ends, inclusive_end):
-    """Customers active in each window: signed up before the end, not churned before the start."""
-    cust = pd.DataFrame({k: _label(customers[k]) for k in cust_keys}, index=customers.index)
-    signup = customers["signup_at"].astype("datetime64[ns]")
-    churn = (customers["churned_at"].astype("datetime64[ns]") if "churned_at" in customers.columns
-             else pd.Series(pd.NaT, index=customers.index, dtype="datetime64[ns]"))
-    churn = churn.where(churn.isna() | (churn >= signup), signup)  # churn never before signup
-    starts = np.asarray(starts, dtype="datetime64[ns]")
-    ends = np.asarray(ends, dtype="datetime64[ns]")
-    groups = cust.groupby(cust_keys, sort=False).groups if cust_keys else {(): cust.index}
-    rows = []
-    for label, idx in groups.items():
-        s = np.sort(signup.loc[idx].dropna().to_numpy())
-        c = np.sort(churn.loc[idx].dropna().to_numpy())
-        n = (np.searchsorted(s, ends, side="right" if inclusive_end else "left")
-             - np.searchsorted(c, starts, side="left"))
-        label = label if isinstance(label, tuple) else (label,)
-        rows += [(*label, start, count) for start, count in zip(starts, n)]
-    return pd.DataFrame(rows, columns=[*cust_keys, "period", "n_active_customers"])
 
 
 def contact_rate(data: SupportData, *, period="M", by=None) -> pd.DataFrame:
@@ -588,27 +453,27 @@ def contact_rate(data: SupportData, *, period="M", by=None) -> pd.DataFrame:
     if not isinstance(data, SupportData):
         raise ParameterError("contact_rate needs the whole SupportData (tickets and customers), "
                              f"got {type(data).__name__}.")
-    tickets, customers = _table(data, "tickets")
-    _require(customers, ["customer_id", "signup_at"], "customers", "contact rate")
-    _require(tickets, ["created_at"], "tickets", "contact rate")
-    frame, keys, levels = _grouping(tickets, customers, time_col="created_at", period=period,
+    tickets, customers = frames(data, "tickets")
+    require(customers, ["customer_id", "signup_at"], "customers", "contact rate")
+    require(tickets, ["created_at"], "tickets", "contact rate")
+    frame, keys, levels = grouping(tickets, customers, time_col="created_at", period=period,
                                     by=by, table="tickets", kpi="contact rate")
     cust_keys = [k for k in keys if k in CUSTOMER_KEYS]
     for k in cust_keys:  # a segment without tickets still has a contact rate of 0
-        levels[k] = sorted(set(levels[k]) | set(_label(customers[k])))
+        levels[k] = sorted(set(levels[k]) | set(group_labels(customers[k])))
     if period is None:
         created = tickets["created_at"]
         starts, ends = [created.min()], [created.max()]
         frame, keys, levels = frame.assign(period=0), [*keys, "period"], {**levels, "period": [0]}
     else:
-        periods = pd.DatetimeIndex(levels["period"]).to_period(_FREQ[period])
+        periods = pd.DatetimeIndex(levels["period"]).to_period(FREQ[period])
         starts, ends = periods.start_time, (periods + 1).start_time
-    t = _aggregate(frame, keys, levels, {}).rename(columns={"n_rows": "n_tickets"})
+    t = aggregate_groups(frame, keys, levels, {}).rename(columns={"n_rows": "n_tickets"})
     if period is None and not len(tickets):
         active = pd.DataFrame({"n_active_customers": [0]})
         t = t.assign(n_active_customers=0)
     else:
-        active = _active_counts(customers, cust_keys=cust_keys, starts=starts, ends=ends,
+        active = active_counts(customers, cust_keys=cust_keys, starts=starts, ends=ends,
                                 inclusive_end=period is None)
         if period is None:
             active["period"] = 0
@@ -620,14 +485,14 @@ def contact_rate(data: SupportData, *, period="M", by=None) -> pd.DataFrame:
 
 
 def _mix(data, column: str, *, period, by, kpi: str) -> pd.DataFrame:
-    tickets, customers = _table(data, "tickets")
-    _require(tickets, [column], "tickets", kpi)
-    by = _as_by(by)
+    tickets, customers = frames(data, "tickets")
+    require(tickets, [column], "tickets", kpi)
+    by = as_by(by)
     if column in by:
         raise ParameterError(f"{kpi} is already split by {column!r}; drop it from `by`.")
-    frame, keys, levels = _grouping(tickets, customers, time_col="created_at", period=period,
+    frame, keys, levels = grouping(tickets, customers, time_col="created_at", period=period,
                                     by=[*by, column], table="tickets", kpi=kpi)
-    t = _aggregate(frame, keys, levels, {}).rename(columns={"n_rows": "n_tickets"})
+    t = aggregate_groups(frame, keys, levels, {}).rename(columns={"n_rows": "n_tickets"})
     outer = [k for k in keys if k != column]
     total = t.groupby(outer, sort=False)["n_tickets"].transform("sum") if outer else \
         t["n_tickets"].sum()

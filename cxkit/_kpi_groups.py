@@ -1,0 +1,184 @@
+"""How the KPI tables of :mod:`cxkit.metrics` group rows: keys, levels, one dense table.
+
+A KPI table has one row per *group*, a combination of key values: the ``by``
+columns (any of :data:`BY_CHOICES`, in the order given), then ``period``.
+
+- **Keys.** :func:`grouping` builds a key frame aligned on the rows of one
+  table (tickets or surveys). A ``by`` column comes from that table or, for the
+  customer columns :data:`CUSTOMER_KEYS`, from ``customers`` joined on
+  ``customer_id``. A missing value becomes :data:`MISSING_LABEL`, so every row
+  belongs to a group. ``period`` is the start of the calendar period (``W``:
+  weeks Monday..Sunday, ``M``, ``Q``) of the row's event timestamp.
+- **Levels.** Each key's levels are its observed labels, sorted; for
+  ``period``, every period from the first event to the last, so quiet periods
+  show up as rows instead of gaps.
+- **Aggregate.** :func:`aggregate_groups` reduces the value columns by key and
+  reindexes on the product of all levels: every combination appears once,
+  counts of an empty group are 0 and its other statistics NaN. Keys come back
+  as columns, never as a MultiIndex.
+- **Spans.** Customers are not events but spans from ``signup_at`` to
+  ``churned_at``: :func:`active_counts` counts the customers overlapping each
+  window, by customer key.
+
+The checks of the data, ``period`` and ``by`` live here too, so every KPI
+raises the same :class:`~cxkit.exceptions.ParameterError` for a bad argument
+and the same :class:`~cxkit.exceptions.SchemaError`, naming the table, the
+column, the KPI and what to do, for a missing column.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cxkit.data import SupportData
+from cxkit.exceptions import ParameterError, SchemaError
+
+MISSING_LABEL = "(missing)"  # group label for rows with no value in a ``by`` column
+BY_CHOICES = ("segment", "channel", "reason", "team", "agent", "plan")
+CUSTOMER_KEYS = ("segment", "plan")  # ``by`` columns taken from ``customers``
+FREQ = {"W": "W-SUN", "M": "M", "Q": "Q-DEC"}  # pandas period frequency; weeks Monday..Sunday
+
+
+def frames(data, table: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The ``table`` frame and the customers frame (None for a bare table)."""
+    if isinstance(data, SupportData):
+        df, customers = getattr(data, table), data.customers
+    elif isinstance(data, pd.DataFrame):
+        df, customers = data, None
+    else:
+        raise ParameterError(
+            f"expected a SupportData or the {table} DataFrame, got {type(data).__name__}.")
+    if df is None:
+        raise SchemaError(
+            f"this SupportData has no {table} table; add a `{table}` source to the "
+            f"source config to compute this KPI.")
+    # positions, not labels: a concatenated export may repeat index labels
+    customers = None if customers is None else customers.reset_index(drop=True)
+    return df.reset_index(drop=True), customers
+
+
+def require(df: pd.DataFrame, columns, table: str, kpi: str) -> None:
+    """Raise :class:`SchemaError` naming the first of ``columns`` absent from ``df``."""
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise SchemaError(
+            f"{kpi} needs column {missing[0]!r} in the {table} table, which has only "
+            f"{sorted(map(str, df.columns))[:8]}. Map a source column to {missing[0]!r} "
+            f"in the source config, or leave this KPI out.")
+
+
+def as_by(by) -> list[str]:
+    """``by`` as a list of distinct :data:`BY_CHOICES` (None gives [])."""
+    by = [by] if isinstance(by, str) else list(by or [])
+    bad = [b for b in by if b not in BY_CHOICES]
+    if bad:
+        raise ParameterError(f"by={bad[0]!r} is not supported; use any of {list(BY_CHOICES)} "
+                             f"(for periods use period='W', 'M' or 'Q').")
+    if len(set(by)) != len(by):
+        raise ParameterError(f"by={by} repeats a column; list each column once.")
+    return by
+
+
+def as_freq(period) -> str | None:
+    """The pandas frequency of ``period`` (``W``, ``M``, ``Q``), None for no period."""
+    if period is None:
+        return None
+    if period not in FREQ:
+        raise ParameterError(f"period={period!r} is not supported; use 'W', 'M', 'Q' or None.")
+    return FREQ[period]
+
+
+def group_labels(values: pd.Series) -> pd.Series:
+    """``values`` as text group labels, a missing value as :data:`MISSING_LABEL`."""
+    out = values.astype(object).where(values.notna(), MISSING_LABEL)
+    return out.astype(str)
+
+
+def grouping(df, customers, *, time_col, period, by, table, kpi):
+    """Key columns of ``df`` and the full set of levels of each key.
+
+    Returns ``(keys_frame, keys, levels)``; ``levels[k]`` lists every value of
+    key ``k`` the output must show (all periods between first and last event).
+    """
+    by, freq = as_by(by), as_freq(period)
+    frame = pd.DataFrame(index=df.index)
+    for col in by:
+        if col in df.columns:
+            frame[col] = group_labels(df[col])
+        elif col in CUSTOMER_KEYS and customers is not None and col in customers.columns:
+            require(df, ["customer_id"], table, kpi)
+            lookup = customers.drop_duplicates("customer_id").set_index("customer_id")[col]
+            frame[col] = group_labels(df["customer_id"].map(lookup))
+        elif col in CUSTOMER_KEYS:
+            raise SchemaError(
+                f"{kpi} by {col!r} needs the {col!r} column of the customers table; pass the "
+                f"whole SupportData (not one table) and map a customers column to {col!r}.")
+        else:
+            require(df, [col], table, kpi)
+    levels = {col: sorted(frame[col].unique()) for col in by}
+    keys = list(by)
+    if freq is not None:
+        require(df, [time_col], table, kpi)
+        periods = df[time_col].dt.to_period(freq)
+        frame["period"] = periods.dt.start_time
+        if periods.notna().any():
+            levels["period"] = pd.period_range(periods.min(), periods.max(), freq=freq).start_time
+        else:
+            levels["period"] = pd.DatetimeIndex([])
+        keys.append("period")
+    return frame, keys, levels
+
+
+def aggregate_groups(frame: pd.DataFrame, keys, levels, specs: dict) -> pd.DataFrame:
+    """Group ``frame`` by ``keys`` and apply ``specs`` (out -> (column, how)).
+
+    ``how`` is a pandas reduction name or a float quantile. Every combination
+    of levels appears; ``n_rows`` counts the rows of each group. Counts
+    ("count", "sum") of an empty group are 0, other statistics NaN.
+    """
+    if not keys:
+        frame, keys, levels = frame.assign(_all=0), ["_all"], {"_all": [0]}
+    if len(keys) == 1:
+        index = pd.Index(levels[keys[0]], name=keys[0])
+    else:
+        index = pd.MultiIndex.from_product([levels[k] for k in keys], names=keys)
+    cols = {}
+    if len(frame):
+        g = frame.groupby(keys, sort=False, observed=True)
+        cols["n_rows"] = g.size()
+        for out, (src, how) in specs.items():
+            cols[out] = g[src].quantile(how) if isinstance(how, float) else g[src].agg(how)
+    table = pd.DataFrame(cols, columns=["n_rows", *specs]).astype("float64").reindex(index)
+    for out in ["n_rows", *[o for o, (_, how) in specs.items() if how in ("count", "sum")]]:
+        table[out] = table[out].fillna(0).round().astype("int64")
+    table = table.reset_index()
+    return table.drop(columns="_all") if "_all" in table.columns else table
+
+
+def active_counts(customers, *, cust_keys, starts, ends, inclusive_end):
+    """Customers active in each window: signed up before the end, not churned before the start.
+
+    Windows run from ``starts`` to ``ends`` (a signup at the end counts only with
+    ``inclusive_end``); a churn recorded before signup is taken as at signup.
+    Returns one row per ``cust_keys`` combination and window: the keys,
+    ``period`` (the window start) and ``n_active_customers``.
+    """
+    cust = pd.DataFrame({k: group_labels(customers[k]) for k in cust_keys},
+                        index=customers.index)
+    signup = customers["signup_at"].astype("datetime64[ns]")
+    churn = (customers["churned_at"].astype("datetime64[ns]") if "churned_at" in customers.columns
+             else pd.Series(pd.NaT, index=customers.index, dtype="datetime64[ns]"))
+    churn = churn.where(churn.isna() | (churn >= signup), signup)  # churn never before signup
+    starts = np.asarray(starts, dtype="datetime64[ns]")
+    ends = np.asarray(ends, dtype="datetime64[ns]")
+    groups = cust.groupby(cust_keys, sort=False).groups if cust_keys else {(): cust.index}
+    rows = []
+    for label, idx in groups.items():
+        s = np.sort(signup.loc[idx].dropna().to_numpy())
+        c = np.sort(churn.loc[idx].dropna().to_numpy())
+        n = (np.searchsorted(s, ends, side="right" if inclusive_end else "left")
+             - np.searchsorted(c, starts, side="left"))
+        label = label if isinstance(label, tuple) else (label,)
+        rows += [(*label, start, count) for start, count in zip(starts, n)]
+    return pd.DataFrame(rows, columns=[*cust_keys, "period", "n_active_customers"])
