@@ -214,6 +214,33 @@ def test_two_part_effect_equals_manual_retransformation(panel):
     assert "any_purchase:csat_mean" in set(terms) and "log_amount:csat_mean" in set(terms)
 
 
+
+@pytest.mark.parametrize("method", ["two_part", "tweedie"])
+def test_bootstrap_interval_resamples_customers(panel, method):
+    delta = fit_revenue(panel, drivers=["csat_mean"], method=method, placebo=False)
+    boot = fit_revenue(panel, drivers=["csat_mean"], method=method, placebo=False,
+                       interval="bootstrap", n_boot=60, seed=3)
+    d, b = delta.effects().iloc[0], boot.effects().iloc[0]
+    assert b["ame"] == pytest.approx(d["ame"])  # same point estimate, another interval
+    assert b["ame_conf_low"] < b["ame"] < b["ame_conf_high"]
+    assert (b["ame_conf_low"], b["ame_conf_high"]) != (d["ame_conf_low"], d["ame_conf_high"])
+    ratio = (b["ame_conf_high"] - b["ame_conf_low"]) / (d["ame_conf_high"] - d["ame_conf_low"])
+    assert 0.5 < ratio < 2.0, ratio  # the two agree on the scale of the uncertainty
+    assert boot.diagnostics["interval"].startswith("cluster bootstrap by customer_id, 60 refits")
+    again = fit_revenue(panel, drivers=["csat_mean"], method=method, placebo=False,
+                        interval="bootstrap", n_boot=60, seed=3)
+    pd.testing.assert_frame_equal(boot.effects(), again.effects())  # seeded
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"interval": "jackknife"}, "interval='jackknife' is unknown"),
+    ({"interval": "bootstrap", "n_boot": 10}, "n_boot >= 50"),
+    ({"interval": "bootstrap", "cluster": None}, "needs cluster="),
+])
+def test_bad_interval_arguments(panel, kwargs, words):
+    with pytest.raises(ModelError, match=words):
+        fit_revenue(panel, drivers=["csat_mean"], placebo=False, **kwargs)
+
 def test_negative_revenue_rejected(panel):
     p = panel.copy()
     p.loc[p.index[p["contacted"]][:2], "revenue_next_amount"] = -5.0
