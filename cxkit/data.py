@@ -29,7 +29,9 @@ class SupportData:
         Data-quality table: one row per (table, rule) with ``rows_in``,
         ``rows_quarantined`` and a plain-words ``rule`` description.
     quarantine : dict of DataFrame
-        Rows set aside per table, each with the ``rule`` that removed it.
+        Rows set aside per table, each with the ``rule`` that removed it, its
+        ``source_row``, and for unreadable values ``unparsed_columns`` and
+        their original text in ``unparsed_values``.
     currency : str
         Currency of every ``amount`` column.
     timezone : str

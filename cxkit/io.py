@@ -11,6 +11,12 @@ reporting zone; numbers ``float64`` (``contacts`` ``Int64``); flags ``bool``
 (``boolean`` when some are missing); labels ``str``. Export columns that are not
 mapped are kept under their snake_cased names, as numbers when every non-empty
 value is a number, as flags when every one is yes/no/true/false, else as text.
+
+A non-empty value that cannot be read as its column's type becomes missing and
+its row is quarantined as ``unparseable_value``; the quarantine shows the
+column in ``unparsed_columns`` and the export's original text in
+``unparsed_values`` (e.g. ``created_at (Opened)='31/02/2024'; csat='five'``).
+Only failing rows carry that text; it never reaches the clean tables.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from cxkit.config import RESERVED, SourceConfig, TableConfig, evaluate_expressio
 from cxkit.data import SupportData
 from cxkit.exceptions import ConfigError, SchemaError, SourceError
 from cxkit.schema import TABLES, columns_of
-from cxkit.validate import UNPARSED, validate_tables
+from cxkit.validate import UNPARSED, UNPARSED_VALUES, validate_tables
 
 __all__ = ["read_support_data", "sample_config_path", "read_table"]
 
@@ -70,8 +76,11 @@ def read_support_data(config="sample", *, as_of=None) -> SupportData:
     -------
     SupportData
         Validated tables; rows that failed a rule are in ``quarantine`` and
-        counted in ``quality``. In customer-level mode without a customers
-        table, ``customers`` holds the ``customer_id`` column only.
+        counted in ``quality``. A row with an unreadable value shows which
+        columns in ``unparsed_columns`` and their original text in
+        ``unparsed_values`` (e.g. ``csat (Satisfaction)='five'``). In
+        customer-level mode without a customers table, ``customers`` holds the
+        ``customer_id`` column only.
 
     Raises
     ------
@@ -116,26 +125,38 @@ def read_table(tcfg: TableConfig, *, config: SourceConfig) -> pd.DataFrame:
     """One table, mapped and typed but not yet validated.
 
     Carries ``source_row`` (1-based row in its export file, header excluded),
-    ``source_file`` and the private ``UNPARSED`` column (names of the columns
-    whose value could not be parsed) for :func:`cxkit.validate.validate_tables`.
+    ``source_file`` and the private ``UNPARSED`` and ``UNPARSED_VALUES``
+    columns for :func:`cxkit.validate.validate_tables`: the canonical names of
+    the columns whose value could not be parsed (``"created_at,csat"``) and
+    each such value's original text, ``; ``-separated in the same order:
+    ``column='text'``, with the export's column name in parentheses when it
+    differs (``csat (Satisfaction)='five'``), ``(derived)`` for a column the
+    config derives (the text is the derived value), and ``(mapped to 'x')``
+    when a value map translated the export's text. Both are ``""`` on rows
+    that parsed.
     """
     frame, label = _read_files(tcfg, config.base_dir)
     ctx = _Context(tcfg, config, label)
     frame = _rename(frame, ctx)
     aliases = {export: new for new, export in ctx.export_of.items()}
+    before_map = {}  # export text of the columns a value map translates
     for key, mapping in tcfg.values.items():
         col = key if key in frame.columns else aliases.get(key)
         if col is None:
             raise ConfigError(
                 f"tables.{tcfg.name}.values: column {key!r} is not in {ctx.label}; use a "
                 f"canonical or export column name: {', '.join(map(str, ctx.export_columns[:25]))}.")
+        before_map.setdefault(col, frame[col])
         frame[col] = _map_values(frame[col], mapping)
     spec = columns_of(tcfg.name)
-    bad = pd.Series("", index=frame.index, dtype=object)
+    bad = pd.Series("", index=frame.index, dtype=object)  # unparsed column names per row
+    shown = pd.Series("", index=frame.index, dtype=object)  # and their text; "" where parsed
     for col in frame.columns:
         if col in spec and col not in tcfg.derive:
-            frame[col], mask = _coerce(frame[col], spec[col].kind, col, ctx)
-            bad = _mark(bad, mask, col)
+            given = frame[col]
+            frame[col], mask = _coerce(given, spec[col].kind, col, ctx)
+            name = col if ctx.export_name(col) == col else f"{col} ({ctx.export_name(col)})"
+            _mark(bad, shown, mask, col, _notes(before_map.get(col, given), given, mask, name))
         elif col not in RESERVED:
             frame[col] = _infer(frame[col], ctx)
     for col, expr in tcfg.derive.items():
@@ -145,8 +166,9 @@ def read_table(tcfg: TableConfig, *, config: SourceConfig) -> pd.DataFrame:
         except Exception as exc:  # ConfigError or a pandas type clash
             raise ConfigError(f"tables.{tcfg.name}.derive.{col}: {exc}") from None
         if col in spec:
-            value, mask = _coerce(value, spec[col].kind, col, ctx, derived=True)
-            bad = _mark(bad, mask, col)
+            given = value
+            value, mask = _coerce(given, spec[col].kind, col, ctx, derived=True)
+            _mark(bad, shown, mask, col, _notes(given, given, mask, f"{col} (derived)"))
         frame[col] = value
     if "first_response_at" in frame.columns and "first_response_minutes" not in frame.columns \
             and "created_at" in frame.columns:
@@ -160,6 +182,7 @@ def read_table(tcfg: TableConfig, *, config: SourceConfig) -> pd.DataFrame:
             f"in the export: {', '.join(found[:25])}. Fix: map it in the config with "
             f"`tables.{tcfg.name}.columns.{missing[0]}: <export column name>`.")
     frame[UNPARSED] = bad
+    frame[UNPARSED_VALUES] = shown
     return frame
 
 
@@ -172,6 +195,10 @@ class _Context:
         self.source_zone = tcfg.timezone or config.timezone
         self.export_of: dict[str, str] = {}
         self.export_columns: list[str] = []
+
+    def export_name(self, col: str) -> str:
+        """The export's name of canonical or snake_cased column ``col``."""
+        return str(self.tcfg.columns.get(col, self.export_of.get(col, col)))
 
     def parse_datetime(self, s: pd.Series) -> pd.Series:
         """Text or timestamps -> naive timestamps in the reporting zone (NaT if unparseable).
@@ -306,10 +333,31 @@ def _map_values(s: pd.Series, mapping) -> pd.Series:
     return out.where(out.notna(), None)
 
 
-def _mark(bad: pd.Series, mask: pd.Series, col: str) -> pd.Series:
-    if mask.any():
-        bad = bad.where(~mask, bad + np.where(bad == "", "", ",") + col)
-    return bad
+def _mark(bad: pd.Series, shown: pd.Series, mask: pd.Series, col: str,
+          notes: pd.Series) -> None:
+    """Append ``col`` to the unparsed names and ``notes`` to the shown values, in place."""
+    at = mask.to_numpy()
+    if at.any():
+        bad[at] = [f"{b},{col}" if b else col for b in bad[at]]
+        shown[at] = [f"{s}; {n}" if s else n for s, n in zip(shown[at], notes, strict=True)]
+
+
+def _notes(export: pd.Series, given: pd.Series, mask: pd.Series, label: str) -> pd.Series:
+    """``label='text'`` for each flagged row, from the export's text (only flagged rows).
+
+    ``given`` is what the parser saw; when a value map changed the export's
+    text, ``(mapped to 'x')`` follows.
+    """
+    at = mask.to_numpy()
+    if not at.any():
+        return pd.Series([], index=mask.index[at], dtype=object)
+    notes = []
+    for raw, used in zip(export[at], given[at], strict=True):
+        note = f"{label}={str(raw)!r}"
+        if str(used) != str(raw):
+            note += f" (mapped to {str(used)!r})"
+        notes.append(note)
+    return pd.Series(notes, index=mask.index[at], dtype=object)
 
 
 def _text(s: pd.Series) -> pd.Series:

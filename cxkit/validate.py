@@ -17,6 +17,12 @@ range rules (``negative_amount``, ``csat_out_of_range``, ``ces_out_of_range``,
 The quality table has one row per (table, rule) checked, quarantining or not,
 plus one informational ``missing_value`` row per optional column with empty
 values (kept as missing, never quarantined).
+
+A row quarantined as ``unparseable_value`` keeps, besides its values (the
+unreadable ones as missing), ``unparsed_columns`` (the canonical names, comma
+separated) and ``unparsed_values``: the export's original text of each
+unreadable value, e.g. ``created_at (Opened)='31/02/2024'; csat='five'`` (see
+:func:`cxkit.io.read_table`). Both are empty for rows set aside by other rules.
 """
 
 from __future__ import annotations
@@ -30,10 +36,13 @@ import pandera.pandas as pa
 from cxkit.exceptions import QuarantineWarning
 from cxkit.schema import TABLES
 
-__all__ = ["validate_tables", "describe_quality", "UNPARSED", "QUALITY_COLUMNS"]
+__all__ = ["validate_tables", "describe_quality", "UNPARSED", "UNPARSED_VALUES",
+           "QUALITY_COLUMNS"]
 
 UNPARSED = "_unparsed_columns"  # set by cxkit.io: columns whose value could not be parsed
-TRACKING = ("source_row", "source_file", UNPARSED)
+UNPARSED_VALUES = "_unparsed_values"  # set by cxkit.io: their original text, "" on other rows
+TRACKING = ("source_row", "source_file", UNPARSED, UNPARSED_VALUES)
+SHOWN_AS = {UNPARSED: "unparsed_columns", UNPARSED_VALUES: "unparsed_values"}  # in the quarantine
 QUALITY_COLUMNS = ["table", "rule", "column", "rows_in", "rows_flagged", "rows_quarantined",
                    "description"]
 ID_COLUMNS = {"customers": "customer_id", "tickets": "ticket_id", "customer_level": "customer_id"}
@@ -118,8 +127,10 @@ def validate_tables(raw_tables: dict, *, as_of) -> tuple[dict, pd.DataFrame, dic
     ----------
     raw_tables : dict of str to DataFrame
         Typed canonical tables by name (as made by :func:`cxkit.io.read_table`);
-        optional ``source_row`` / ``source_file`` / ``UNPARSED`` columns track
-        where each row came from (``source_row`` defaults to position + 1).
+        optional ``source_row`` / ``source_file`` / ``UNPARSED`` /
+        ``UNPARSED_VALUES`` columns track where each row came from and which
+        values could not be read (``source_row`` defaults to position + 1).
+        Their text is kept only in the quarantine.
     as_of : str or Timestamp
         Timestamps after it are quarantined as ``future_date``.
 
@@ -131,8 +142,10 @@ def validate_tables(raw_tables: dict, *, as_of) -> tuple[dict, pd.DataFrame, dic
         ``table, rule, column, rows_in, rows_flagged, rows_quarantined,
         description``: one row per (table, rule) checked.
     quarantine : dict of DataFrame
-        Per table: ``rule``, ``source_row``, ``source_file``, the row's values
-        and ``unparsed_columns``; empty when nothing was set aside.
+        Per table: ``rule``, ``source_row``, ``source_file``, the row's values,
+        ``unparsed_columns`` (canonical names of the unreadable values) and
+        ``unparsed_values`` (their original text, e.g. ``csat='five'``; empty
+        for rows set aside by other rules); empty when nothing was set aside.
 
     Warns
     -----
@@ -146,8 +159,9 @@ def validate_tables(raw_tables: dict, *, as_of) -> tuple[dict, pd.DataFrame, dic
         frame = raw_tables[table].reset_index(drop=True)
         if "source_row" not in frame.columns:
             frame.insert(0, "source_row", np.arange(1, len(frame) + 1))
-        if UNPARSED not in frame.columns:
-            frame[UNPARSED] = ""
+        for col in (UNPARSED, UNPARSED_VALUES):
+            if col not in frame.columns:
+                frame[col] = ""
         rules = _rules(table, frame, as_of)
         flagged = _failures(frame, rules)
         known = clean.get("customers", clean.get("customer_level"))
@@ -178,7 +192,7 @@ def validate_tables(raw_tables: dict, *, as_of) -> tuple[dict, pd.DataFrame, dic
                                     description="empty value kept as missing"))
         bad = frame.loc[~kept].copy()
         bad.insert(0, "rule", assigned[~kept])
-        quarantine[table] = bad.rename(columns={UNPARSED: "unparsed_columns"}).reset_index(drop=True)
+        quarantine[table] = bad.rename(columns=SHOWN_AS).reset_index(drop=True)
         clean[table] = frame.loc[kept].drop(columns=[c for c in TRACKING if c in frame.columns]) \
             .reset_index(drop=True)
     quality = pd.DataFrame(quality, columns=QUALITY_COLUMNS)

@@ -8,8 +8,10 @@ import duckdb
 import pandas as pd
 import pytest
 
-from cxkit.exceptions import ConfigError, SchemaError, SourceError
-from cxkit.io import read_support_data, sample_config_path
+from cxkit.config import load_config
+from cxkit.exceptions import ConfigError, QuarantineWarning, SchemaError, SourceError
+from cxkit.io import read_support_data, read_table, sample_config_path
+from cxkit.validate import TRACKING, UNPARSED_VALUES
 
 FIXTURE = Path(__file__).parent / "fixtures" / "helpdesk"
 CUSTOMERS = "customer_id,signup_at\nc1,2024-01-01\nc2,2024-01-02\nc3,2024-01-03\n"
@@ -139,6 +141,33 @@ def test_flags_and_first_response_timestamp(tmp_path):
     assert t["reopened"].tolist() == [True, False, True] and t["reopened"].dtype == bool
     assert t["first_response_minutes"].tolist()[::2] == [45.0, 120.0]
     assert pd.isna(t["first_response_minutes"].iloc[1])
+
+
+def test_unparseable_values_keep_their_export_text(tmp_path):
+    good = [f"{i},c1,2024-01-{i:02d} 10:00,Good,{i % 3}" for i in range(1, 20)]
+    bad = ["20,c2,31/02/2024,Great,0.5", "21,c3,2024-01-20 10:00,five,1"]  # under 10% each
+    (tmp_path / "t.csv").write_text("Id,Cust,Opened,Satisfaction,Replies\n"
+                                    + "\n".join(good + bad) + "\n")
+    tickets = {"path": "t.csv", "columns": {"ticket_id": "Id", "customer_id": "Cust",
+                                            "created_at": "Opened", "csat": "Satisfaction"},
+               "values": {"Satisfaction": {"Good": 5, "Great": "grand"}},
+               "derive": {"contacts": "Replies + 1"}}
+    cfg = config(tmp_path, tickets=tickets)
+    with pytest.warns(QuarantineWarning, match="tickets.unparseable_value: 2"):
+        data = read_support_data(cfg)
+    q = data.quarantine["tickets"]
+    assert q["source_row"].tolist() == [20, 21]
+    assert q["unparsed_columns"].tolist() == ["created_at,csat,contacts", "csat"]
+    assert q["unparsed_values"].tolist() == [
+        "created_at (Opened)='31/02/2024'; csat (Satisfaction)='Great' (mapped to 'grand'); "
+        "contacts (derived)='1.5'",
+        "csat (Satisfaction)='five'"]
+    assert list(data.tickets.columns) == ["ticket_id", "customer_id", "created_at", "csat",
+                                          "replies", "contacts"]
+    assert not set(data.quality["column"]) & set(TRACKING)
+    # only failing rows carry text
+    raw = read_table(load_config(cfg).tables["tickets"], config=load_config(cfg))
+    assert (raw[UNPARSED_VALUES] != "").tolist() == [False] * 19 + [True, True]
 
 
 def test_sample_path_error_tells_how_to_make_it():

@@ -7,7 +7,8 @@ import pytest
 
 from cxkit.exceptions import QuarantineWarning
 from cxkit.io import read_support_data
-from cxkit.validate import QUALITY_COLUMNS, describe_quality, validate_tables
+from cxkit.validate import (QUALITY_COLUMNS, TRACKING, UNPARSED, UNPARSED_VALUES, describe_quality,
+                            validate_tables)
 
 GOOD = {
     "customers": [{"customer_id": f"c{i}", "signup_at": "2024-01-01", "churned_at": ""}
@@ -46,9 +47,9 @@ CASES = [
 ]
 
 
-def write_and_read(tmp_path, bad_table=None, bad_rows=()):
+def write_and_read(tmp_path, bad_table=None, bad_rows=(), good=GOOD):
     tables = {}
-    for name, rows in GOOD.items():
+    for name, rows in good.items():
         frame = pd.DataFrame(rows + (list(bad_rows) if name == bad_table else []))
         frame.to_csv(tmp_path / f"{name}.csv", index=False)
         tables[name] = {"path": f"{name}.csv"}
@@ -110,6 +111,38 @@ def test_isolated_unparseable_value_names_its_column(tmp_path):
     assert data.quarantine["tickets"]["unparsed_columns"].tolist() == ["csat"]
 
 
+def test_quarantine_keeps_the_original_text_of_unparseable_values(tmp_path):
+    flags = ["no"] * 10 + ["", ""]  # two good rows without a reopened flag
+    good = {**GOOD, "tickets": [{**r, "reopened": f} for r, f in zip(GOOD["tickets"], flags)]}
+    row = {**good["tickets"][0], "ticket_id": "t99", "created_at": "31/02/2024", "csat": " five ",
+           "reopened": "maybe"}
+    data, warned = write_and_read(tmp_path, "tickets", [row], good=good)
+    q = data.quarantine["tickets"]
+    assert q[["rule", "source_row"]].values.tolist() == [["unparseable_value", 13]]
+    assert q["unparsed_columns"].tolist() == ["created_at,csat,reopened"]
+    assert q["unparsed_values"].tolist() == [
+        "created_at='31/02/2024'; csat=' five '; reopened='maybe'"]
+    assert q[["created_at", "csat", "reopened"]].isna().all(axis=None)  # still parsed as missing
+    # one row, counted once; empty flags stay missing values, not unparseable ones
+    quality = data.quality.query("table == 'tickets'").set_index("rule")
+    assert quality.loc["unparseable_value", ["rows_flagged", "rows_quarantined"]].tolist() == [1, 1]
+    assert quality["rows_quarantined"].sum() == 1
+    assert quality.query("column == 'reopened'")["rows_flagged"].tolist() == [2]
+    assert not set(quality["column"]) & {*TRACKING, UNPARSED_VALUES, "unparsed_values"}
+    assert len(warned) == 1 and "tickets.unparseable_value: 1" in str(warned[0].message)
+    for name, table in data.tables().items():
+        assert not set(table.columns) & {*TRACKING, UNPARSED_VALUES, "unparsed_values"}, name
+    assert len(data.tickets) == 12 and data.tickets["reopened"].isna().sum() == 2
+
+
+def test_rows_quarantined_by_other_rules_have_no_unparsed_text(tmp_path):
+    data, _ = write_and_read(tmp_path, "tickets", [bad("tickets", {"csat": "great"}),
+                                                   bad("tickets", {"ticket_id": "t1"})])
+    q = data.quarantine["tickets"].set_index("rule")
+    assert q.loc["unparseable_value", "unparsed_values"] == "csat='great'"
+    assert q.loc["duplicate_id", ["unparsed_columns", "unparsed_values"]].tolist() == ["", ""]
+
+
 def test_validate_tables_directly_without_tracking_columns():
     raw = {"customers": pd.DataFrame({"customer_id": ["a", "b"],
                                       "signup_at": pd.to_datetime(["2024-01-01", "2024-01-02"])}),
@@ -119,6 +152,20 @@ def test_validate_tables_directly_without_tracking_columns():
         clean, quality, quarantine = validate_tables(raw, as_of="2025-01-01")
     assert clean["revenue"]["customer_id"].tolist() == ["a"]
     assert quarantine["revenue"]["source_row"].tolist() == [2]
+    shown = quarantine["revenue"][["unparsed_columns", "unparsed_values"]]
+    assert shown.values.tolist() == [["", ""]]
+    assert "unparsed_values" in quarantine["customers"].columns
+    assert not {"unparsed_values", *TRACKING} & set(clean["revenue"].columns)
+
+
+def test_validate_tables_with_names_but_no_text_of_unparsed_values():
+    raw = {"customers": pd.DataFrame({"customer_id": ["a", "b"], "signup_at": pd.to_datetime(
+        ["2024-01-01", None]), UNPARSED: ["", "signup_at"]})}
+    with pytest.warns(QuarantineWarning, match="customers.unparseable_value: 1"):
+        clean, _, quarantine = validate_tables(raw, as_of="2025-01-01")
+    assert quarantine["customers"][["unparsed_columns", "unparsed_values"]].values.tolist() == [
+        ["signup_at", ""]]
+    assert list(clean["customers"].columns) == ["customer_id", "signup_at"]
 
 
 def test_describe_quality_sorts_and_adds_a_percentage(tmp_path):
