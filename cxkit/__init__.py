@@ -63,7 +63,7 @@ _LAZY = {
     "nps": "metrics",
     "reason_mix": "metrics",
     "fit_retention": "models",
-    "fit_revenue": "models",
+    "fit_revenue": "revenue",
     "build_survival": "outcomes",
     "build_panel": "panel",
     "forest_plot": "plots",
@@ -118,11 +118,12 @@ if TYPE_CHECKING:  # static analysers and IDEs see the eager imports
     from cxkit.metrics import (
         channel_mix, compute_kpis, contact_rate, kpi_trend_plot, nps, reason_mix,
     )
-    from cxkit.models import fit_retention, fit_revenue
+    from cxkit.models import fit_retention
     from cxkit.outcomes import build_survival
     from cxkit.panel import build_panel
     from cxkit.plots import forest_plot, km_plot, quadrant_plot, set_theme
     from cxkit.report import write_results
+    from cxkit.revenue import fit_revenue
     from cxkit.schema import describe_schema
     from cxkit.survival import fit_churn_timing, kaplan_meier, ph_test
     from cxkit.synth import make_sample

@@ -112,7 +112,7 @@ def what_if(result: ModelResult, panel: pd.DataFrame, *, changes: dict,
     changes : dict
         ``{column: {"multiply"|"add"|"set": value}}``; see :func:`apply_changes`.
     revenue_result : ModelResult, optional
-        A revenue model from :func:`cxkit.models.fit_revenue` with the same
+        A revenue model from :func:`cxkit.revenue.fit_revenue` with the same
         drivers; adds revenue rows (currency per customer-period and per period).
     customers_per_period : float, optional
         Customer-periods the scenario applies to in one period (default: rows

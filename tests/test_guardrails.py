@@ -9,7 +9,8 @@ from test_models import toy_panel
 
 from cxkit.guardrails import (adjust_pvalues, caveat_text, compare_naive, fit_by_segment,
                               fit_mediation, fit_within, placebo_check)
-from cxkit.models import fit_retention, fit_revenue
+from cxkit.models import fit_retention
+from cxkit.revenue import fit_revenue
 
 DRIVERS = ["resolution_hours_mean", "fcr_rate"]
 

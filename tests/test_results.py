@@ -10,7 +10,8 @@ import pytest
 from test_models import toy_panel
 
 from cxkit.exceptions import ModelError
-from cxkit.models import fit_retention, fit_revenue
+from cxkit.models import fit_retention
+from cxkit.revenue import fit_revenue
 from cxkit.plots import forest_plot, km_plot
 from cxkit.results import TIDY_COLUMNS, to_json_safe
 

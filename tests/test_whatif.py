@@ -6,7 +6,8 @@ import pytest
 from test_models import toy_panel
 
 from cxkit.exceptions import ModelError
-from cxkit.models import fit_retention, fit_revenue
+from cxkit.models import fit_retention
+from cxkit.revenue import fit_revenue
 from cxkit.whatif import apply_changes, what_if
 
 DRIVERS = ["resolution_hours_mean", "fcr_rate", "csat_mean"]
