@@ -18,12 +18,21 @@ Examples: ``contacts: "replies + 1"``,
 Nothing else is allowed (no attribute access, no indexing, no other calls):
 expressions are checked against a whitelist with :mod:`ast`, never ``eval``-ed.
 Compare with missing values through ``is_null(x)``, not ``x == null``.
+
+Text that an expression has to read as a number (arithmetic, a comparison
+with a number) or as a timestamp (``to_datetime``, ``*_between``, a comparison
+with a timestamp) and cannot becomes missing; the evaluation reports it per
+input column (:class:`Unreadable`), only for values the result depends on
+(the chosen branch of ``if_else``, the first present argument of
+``coalesce``, the deciding operands of ``and``/``or``), so the reader can
+quarantine those rows.
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -105,19 +114,57 @@ def _replace_backticks(expr: str) -> tuple[str, dict[str, str]]:
     return "".join(out), names
 
 
+@dataclass(frozen=True)
+class Unreadable:
+    """Values of one input column that an expression had to convert.
+
+    ``kind`` is ``"number"`` or ``"datetime"`` (``"mixed"`` when the
+    expression reads the column as both); ``tried`` marks the rows whose
+    non-empty value it converted and ``failed`` those it could not (a subset
+    of ``tried``); both are boolean series on the frame's index.
+    """
+
+    kind: str
+    tried: pd.Series
+    failed: pd.Series
+
+
 def evaluate_expression(expr: str, frame: pd.DataFrame, *, to_datetime=None,
-                        aliases: Mapping[str, str] | None = None) -> pd.Series:
+                        aliases: Mapping[str, str] | None = None,
+                        unreadable: MutableMapping[str, Unreadable] | None = None) -> pd.Series:
     """Evaluate a derive expression over ``frame``; one value per row.
 
-    ``aliases`` maps other names (the export's own column names) to columns.
+    Parameters
+    ----------
+    expr : str
+        The expression (see the module docstring for the language).
+    frame : DataFrame
+        The columns the expression may name.
+    to_datetime : callable, optional
+        Parses text into naive reporting-zone timestamps, NaT where it cannot
+        (the reader passes the table's own parser); ``pd.to_datetime`` by
+        default.
+    aliases : mapping of str to str, optional
+        Other names (the export's own column names) of ``frame``'s columns.
+    unreadable : dict, optional
+        When given, filled with one :class:`Unreadable` per column of
+        ``frame`` whose text the expression had to read as a number or a
+        timestamp, keyed by that column's name in ``frame``. A value that
+        could not be read counts as missing; empty values are never ``failed``.
 
-    ``to_datetime`` parses text into naive reporting-zone timestamps (the
-    reader passes the table's own parser); ``pd.to_datetime`` by default.
-    Raises :class:`ConfigError` for an unknown column.
+    Returns
+    -------
+    Series
+        One value per row of ``frame``.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown column or values that cannot be compared.
     """
     tree, names = parse_expression(expr)
     parse_dt = to_datetime or (lambda s: pd.to_datetime(s, errors="coerce"))
-    ev = _Evaluator(frame, names, parse_dt, expr, dict(aliases or {}))
+    ev = _Evaluator(frame, names, parse_dt, expr, dict(aliases or {}), unreadable)
     return _as_series(ev.visit(tree.body), frame.index)
 
 
@@ -151,20 +198,63 @@ def _unify(a: pd.Series, b: pd.Series) -> tuple[pd.Series, pd.Series]:
     return a.astype(object), b.astype(object)
 
 
+def _present(s: pd.Series) -> pd.Series:
+    """Non-missing values that are not blank text."""
+    present = s.notna()
+    if s.dtype == object or pd.api.types.is_string_dtype(s):
+        blank = s.map(lambda v: isinstance(v, str) and not v.strip()).astype(bool)
+        present &= ~blank
+    return present.astype(bool)
+
+
+def _kind(value: Any) -> str | None:
+    """``"number"``, ``"datetime"`` or ``"text"`` for a column-like value; else None."""
+    if isinstance(value, pd.Series):
+        if pd.api.types.is_bool_dtype(value):
+            return None
+        if pd.api.types.is_numeric_dtype(value):
+            return "number"
+        if pd.api.types.is_datetime64_any_dtype(value):
+            return "datetime"
+        if value.dtype == object or pd.api.types.is_string_dtype(value):
+            return "text"
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return "number"
+    return None
+
+
 class _Evaluator:
+    """Visits the syntax tree; ``want`` asks a column for numbers or timestamps.
+
+    A column read where the parent needs numbers or timestamps is converted
+    right there, so that what could not be converted is known per column;
+    ``scope`` marks the rows whose value the result depends on.
+    """
+
     def __init__(self, frame: pd.DataFrame, names: dict, parse_dt, expr: str,
-                 aliases: dict) -> None:
+                 aliases: dict, unreadable: MutableMapping | None) -> None:
         self.frame, self.names, self.parse_dt, self.expr = frame, names, parse_dt, expr
-        self.aliases = aliases
+        self.aliases, self.unreadable = aliases, unreadable
         self.index = frame.index
+        self.scope = pd.Series(True, index=frame.index)
 
-    def visit(self, node: ast.AST) -> Any:
-        return getattr(self, "_" + type(node).__name__)(node)
+    def visit(self, node: ast.AST, want: str | None = None) -> Any:
+        return getattr(self, "_" + type(node).__name__)(node, want)
 
-    def _Constant(self, node):
+    def _within(self, rows: pd.Series, node: ast.AST, want: str | None = None) -> Any:
+        """Visit ``node`` for ``rows`` only (conversions elsewhere are not reported)."""
+        outer = self.scope
+        self.scope = outer & rows
+        try:
+            return self.visit(node, want)
+        finally:
+            self.scope = outer
+
+    def _Constant(self, node, want):
         return node.value
 
-    def _Name(self, node):
+    def _Name(self, node, want):
         if node.id in _CONSTANTS:
             return _CONSTANTS[node.id]
         col = self.names.get(node.id, node.id)
@@ -173,10 +263,26 @@ class _Evaluator:
         if col not in self.frame.columns:
             raise ConfigError(f"{self.expr!r}: unknown column {col!r}; columns are "
                               f"{', '.join(map(str, self.frame.columns))}.")
-        return self.frame[col]
+        s = self.frame[col]
+        if want is None or _kind(s) == want:
+            return s
+        out = _numeric(s, self.index) if want == "number" else self._dt(s)
+        self._report(col, want, s, out)
+        return out
 
-    def _BinOp(self, node):
-        a, b = (_numeric(self.visit(n), self.index) for n in (node.left, node.right))
+    def _report(self, col: str, want: str, given: pd.Series, out: pd.Series) -> None:
+        if self.unreadable is None:
+            return
+        tried = _present(given) & self.scope
+        failed = tried & out.isna().to_numpy()
+        seen = self.unreadable.get(col)
+        if seen is not None:
+            want = seen.kind if seen.kind == want else "mixed"
+            tried, failed = tried | seen.tried, failed | seen.failed
+        self.unreadable[col] = Unreadable(kind=want, tried=tried, failed=failed)
+
+    def _BinOp(self, node, want):
+        a, b = (_numeric(self.visit(n, "number"), self.index) for n in (node.left, node.right))
         op = type(node.op)
         if op is ast.Add:
             return a + b
@@ -187,23 +293,29 @@ class _Evaluator:
         out = a / b.where(b != 0)
         return out
 
-    def _UnaryOp(self, node):
-        value = self.visit(node.operand)
+    def _UnaryOp(self, node, want):
         if isinstance(node.op, ast.Not):
-            return ~_truth(value, self.index)
-        num = _numeric(value, self.index)
+            return ~_truth(self.visit(node.operand), self.index)
+        num = _numeric(self.visit(node.operand, "number"), self.index)
         return -num if isinstance(node.op, ast.USub) else num
 
-    def _BoolOp(self, node):
-        parts = [_truth(self.visit(v), self.index) for v in node.values]
-        out = parts[0]
-        for p in parts[1:]:
-            out = (out & p) if isinstance(node.op, ast.And) else (out | p)
+    def _BoolOp(self, node, want):
+        out = _truth(self.visit(node.values[0]), self.index)
+        for v in node.values[1:]:
+            both = isinstance(node.op, ast.And)
+            p = _truth(self._within(out if both else ~out, v), self.index)
+            out = (out & p) if both else (out | p)
         return out
 
-    def _Compare(self, node):
-        a = _as_series(self.visit(node.left), self.index)
-        b = self.visit(node.comparators[0])
+    def _Compare(self, node, want):
+        left, right = node.left, node.comparators[0]
+        a, b = self.visit(left), self.visit(right)
+        # text against a number or a timestamp is read as one
+        if _kind(a) == "text" and _kind(b) in ("number", "datetime"):
+            a = self.visit(left, _kind(b))
+        elif _kind(b) == "text" and _kind(a) in ("number", "datetime"):
+            b = self.visit(right, _kind(a))
+        a = _as_series(a, self.index)
         if pd.api.types.is_numeric_dtype(a) and isinstance(b, str):
             b = pd.to_numeric(b, errors="coerce")
         ops = {ast.Eq: "eq", ast.NotEq: "ne", ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt",
@@ -215,24 +327,26 @@ class _Evaluator:
         missing = a.isna() | (_as_series(b, self.index).isna() if isinstance(b, pd.Series) else False)
         return out.astype("boolean").fillna(False).astype(bool) & ~missing
 
-    def _Call(self, node):
-        name = node.func.id
-        args = [self.visit(a) for a in node.args]
+    def _Call(self, node, want):
+        name, args = node.func.id, node.args
         if name == "if_else":
-            cond = _truth(args[0], self.index)
-            a, b = _unify(*self._align(args[1], args[2]))
+            cond = _truth(self.visit(args[0]), self.index)
+            a = self._within(cond, args[1], want)
+            b = self._within(~cond, args[2], want)
+            a, b = _unify(*self._align(a, b))
             return a.where(cond, b)
         if name == "is_null":
-            return _as_series(args[0], self.index).isna()
+            return _as_series(self.visit(args[0]), self.index).isna()
         if name == "coalesce":
-            out = args[0]
-            for other in args[1:]:
+            out = self.visit(args[0], want)
+            for arg in args[1:]:
+                other = self._within(_as_series(out, self.index).isna(), arg, want)
                 out, other = _unify(*self._align(out, other))
                 out = out.where(out.notna(), other)
             return _as_series(out, self.index)
         if name == "to_datetime":
-            return self._dt(args[0])
-        start, end = self._dt(args[0]), self._dt(args[1])
+            return self._dt(self.visit(args[0], "datetime"))
+        start, end = (self._dt(self.visit(a, "datetime")) for a in args)
         seconds = (end - start).dt.total_seconds()
         return seconds / (60.0 if name == "minutes_between" else 3600.0)
 

@@ -16,7 +16,11 @@ A non-empty value that cannot be read as its column's type becomes missing and
 its row is quarantined as ``unparseable_value``; the quarantine shows the
 column in ``unparsed_columns`` and the export's original text in
 ``unparsed_values`` (e.g. ``created_at (Opened)='31/02/2024'; csat='five'``).
-Only failing rows carry that text; it never reaches the clean tables.
+The same holds for a derived column whose expression has to read an input's
+text as a number or a timestamp and cannot: ``contacts`` in
+``unparsed_columns``, ``contacts (derived from Replies)='many'`` in
+``unparsed_values``. Only failing rows carry that text; it never reaches the
+clean tables.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 import cxkit
+from cxkit._derive import Unreadable
 from cxkit.config import RESERVED, SourceConfig, TableConfig, evaluate_expression, load_config
 from cxkit.data import SupportData
 from cxkit.exceptions import ConfigError, SchemaError, SourceError
@@ -131,7 +136,9 @@ def read_table(tcfg: TableConfig, *, config: SourceConfig) -> pd.DataFrame:
     each such value's original text, ``; ``-separated in the same order:
     ``column='text'``, with the export's column name in parentheses when it
     differs (``csat (Satisfaction)='five'``), ``(derived)`` for a column the
-    config derives (the text is the derived value), and ``(mapped to 'x')``
+    config derives (the text is the derived value), ``(derived from x)`` for
+    a derived column whose input ``x`` the expression could not read as a
+    number or timestamp (the text is the input's), and ``(mapped to 'x')``
     when a value map translated the export's text. Both are ``""`` on rows
     that parsed.
     """
@@ -151,7 +158,10 @@ def read_table(tcfg: TableConfig, *, config: SourceConfig) -> pd.DataFrame:
     spec = columns_of(tcfg.name)
     bad = pd.Series("", index=frame.index, dtype=object)  # unparsed column names per row
     shown = pd.Series("", index=frame.index, dtype=object)  # and their text; "" where parsed
+    given_of = {}  # for derive inputs: each column's values before parsing or inference
     for col in frame.columns:
+        if tcfg.derive and col not in RESERVED:
+            given_of[col] = frame[col]
         if col in spec and col not in tcfg.derive:
             given = frame[col]
             frame[col], mask = _coerce(given, spec[col].kind, col, ctx)
@@ -160,16 +170,25 @@ def read_table(tcfg: TableConfig, *, config: SourceConfig) -> pd.DataFrame:
         elif col not in RESERVED:
             frame[col] = _infer(frame[col], ctx)
     for col, expr in tcfg.derive.items():
+        unreadable: dict[str, Unreadable] = {}
         try:
             value = evaluate_expression(expr, frame, to_datetime=ctx.parse_datetime,
-                                        aliases=aliases)
+                                        aliases=aliases, unreadable=unreadable)
         except Exception as exc:  # ConfigError or a pandas type clash
             raise ConfigError(f"tables.{tcfg.name}.derive.{col}: {exc}") from None
+        for src, check in unreadable.items():
+            given = given_of.get(src, frame[src])
+            export = before_map.get(src, given)
+            _check_derive_input(export, check, col, src, ctx)
+            label = f"{col} (derived from {ctx.export_name(src)})"
+            _mark(bad, shown, check.failed, col, _notes(export, given, check.failed, label))
         if col in spec:
             given = value
             value, mask = _coerce(given, spec[col].kind, col, ctx, derived=True)
             _mark(bad, shown, mask, col, _notes(given, given, mask, f"{col} (derived)"))
         frame[col] = value
+        given_of.pop(col, None)  # later expressions read the derived values
+        before_map.pop(col, None)
     if "first_response_at" in frame.columns and "first_response_minutes" not in frame.columns \
             and "created_at" in frame.columns:
         delta = frame["first_response_at"] - frame["created_at"]
@@ -335,10 +354,10 @@ def _map_values(s: pd.Series, mapping) -> pd.Series:
 
 def _mark(bad: pd.Series, shown: pd.Series, mask: pd.Series, col: str,
           notes: pd.Series) -> None:
-    """Append ``col`` to the unparsed names and ``notes`` to the shown values, in place."""
+    """Append ``col`` (once per row) to the unparsed names and ``notes`` to the shown values."""
     at = mask.to_numpy()
     if at.any():
-        bad[at] = [f"{b},{col}" if b else col for b in bad[at]]
+        bad[at] = [b if col in b.split(",") else f"{b},{col}" if b else col for b in bad[at]]
         shown[at] = [f"{s}; {n}" if s else n for s, n in zip(shown[at], notes, strict=True)]
 
 
@@ -400,17 +419,44 @@ def _coerce(s: pd.Series, kind: str, col: str, ctx: _Context, derived: bool = Fa
     nonempty = int(text.notna().sum())
     if nonempty and mask.sum() > STRUCTURAL_SHARE * nonempty:
         examples = ", ".join(repr(str(v)) for v in pd.unique(_text(s)[mask])[:3])
-        source = "derived by the config" if derived else f"column {ctx.export_of.get(col, col)!r}"
+        key = f"tables.{ctx.tcfg.name}.derive.{col}"
+        source = f"column {col} derived by `{key}`" if derived \
+            else f"column {ctx.export_of.get(col, col)!r} (mapped to {col})"
+        fix = f"correct the expression in `{key}`" if derived else \
+            f"{fix}, or map the right column in `tables.{ctx.tcfg.name}.columns.{col}`"
         raise SchemaError(
-            f"{ctx.label}: {source} (mapped to {col}) has {int(mask.sum())} of {nonempty} "
+            f"{ctx.label}: {source} has {int(mask.sum())} of {nonempty} "
             f"non-empty values ({mask.sum() / nonempty:.0%}) that cannot be read as "
-            f"{expected}, e.g. {examples}. Fix: {fix}, or map the right column in "
-            f"`tables.{ctx.tcfg.name}.columns.{col}`.")
+            f"{expected}, e.g. {examples}. Fix: {fix}.")
     if kind == "int":
         out = out.astype("Int64")
     elif kind == "bool" and not out.isna().any():
         out = out.astype(bool)
     return out, mask
+
+
+def _check_derive_input(export: pd.Series, check: Unreadable, col: str, src: str,
+                        ctx: _Context) -> None:
+    """Raise :class:`SchemaError` when most of a derive input cannot be converted.
+
+    The share is taken among the non-empty values the expression converted;
+    above :data:`STRUCTURAL_SHARE` the expression or the format is wrong.
+    """
+    tried, failed = int(check.tried.sum()), int(check.failed.sum())
+    if not tried or failed <= STRUCTURAL_SHARE * tried:
+        return
+    name = ctx.tcfg.name
+    examples = ", ".join(repr(str(v)) for v in pd.unique(_text(export)[check.failed])[:3])
+    expected = {"number": "a number", "datetime": "a timestamp"}.get(check.kind,
+                                                                      "a number or a timestamp")
+    if check.kind == "datetime":
+        fix = f"set `tables.{name}.datetime_format` to the export's format (strftime codes)"
+    else:
+        fix = f"translate non-numeric labels with `tables.{name}.values.{src}`"
+    raise SchemaError(
+        f"{ctx.label}: `tables.{name}.derive.{col}` reads column {ctx.export_name(src)!r} as "
+        f"{expected}, but {failed} of {tried} non-empty values ({failed / tried:.0%}) cannot "
+        f"be read, e.g. {examples}. Fix: {fix}, or correct the expression.")
 
 
 def _infer(s: pd.Series, ctx: _Context) -> pd.Series:

@@ -116,3 +116,22 @@ def test_coalesce_and_to_datetime(frame):
 def test_unknown_column_lists_the_columns(frame):
     with pytest.raises(ConfigError, match="unknown column 'repliez'.*replies"):
         evaluate_expression("repliez + 1", frame)
+
+
+def test_unreadable_inputs_are_reported_per_column_for_the_rows_used():
+    text = pd.DataFrame({"n": ["3", "many", " ", None, "x"], "kind": ["a", "a", "a", "a", "b"],
+                         "d": ["2024-05-01", "soon", "2024-05-01", None, "2024-05-01"]})
+    found = {}
+    out = evaluate_expression("if_else(kind == 'a', n + 1, 0)", text, unreadable=found)
+    assert out.iloc[0] == 4.0 and out.iloc[4] == 0 and out.iloc[1:4].isna().all()
+    assert list(found) == ["n"] and found["n"].kind == "number"
+    assert found["n"].failed.tolist() == [False, True, False, False, False]  # "x" is not used
+    assert found["n"].tried.tolist() == [True, True, False, False, False]  # blank and null: empty
+    found = {}
+    evaluate_expression("n > 2 or hours_between(d, d) > 0", text, unreadable=found)
+    assert found["n"].failed.tolist() == [False, True, False, False, True]
+    assert found["d"].kind == "datetime"
+    assert found["d"].failed.tolist() == [False, True, False, False, False]
+    assert found["d"].tried.tolist() == [False, True, True, False, True]  # row 0 decided by n
+    plain = evaluate_expression("n + 1", text)  # without the mapping: same values, nothing else
+    assert plain.iloc[0] == 4.0 and plain.iloc[1:].isna().all()

@@ -170,6 +170,57 @@ def test_unparseable_values_keep_their_export_text(tmp_path):
     assert (raw[UNPARSED_VALUES] != "").tolist() == [False] * 19 + [True, True]
 
 
+def _replies_export(tmp_path, replies, replied=None):
+    """Tickets 1..n of customer c1 opened at 10:00 on day i, with Replies and Replied columns."""
+    replied = replied or ["10:30"] * len(replies)
+    rows = [f"{i},c1,2024-01-{i:02d} 10:00,{r},{f'2024-01-{i:02d} {t}' if ':' in t else t}"
+            for i, (r, t) in enumerate(zip(replies, replied, strict=True), start=1)]
+    (tmp_path / "t.csv").write_text("Id,Cust,Opened,Replies,Replied\n" + "\n".join(rows) + "\n")
+    return {"path": "t.csv", "columns": {"ticket_id": "Id", "customer_id": "Cust",
+                                         "created_at": "Opened"}}
+
+
+def test_unreadable_input_of_a_derived_number_is_quarantined(tmp_path):
+    tickets = _replies_export(tmp_path, ["3", "4", "many"] + ["2"] * 7)  # 1 of 10: not structural
+    tickets["derive"] = {"contacts": "Replies + 1"}
+    with pytest.warns(QuarantineWarning, match="tickets.unparseable_value: 1"):
+        data = read_support_data(config(tmp_path, tickets=tickets))
+    q = data.quarantine["tickets"]
+    assert q["source_row"].tolist() == [3]
+    assert q["unparsed_columns"].tolist() == ["contacts"]
+    assert q["unparsed_values"].tolist() == ["contacts (derived from Replies)='many'"]
+    assert data.tickets["contacts"].tolist() == [4, 5] + [3] * 7
+    row = data.quality.query("table == 'tickets' and rule == 'unparseable_value'")
+    assert row[["rows_flagged", "rows_quarantined"]].values.tolist() == [[1, 1]]
+    assert data.quality["rows_quarantined"].sum() == 1  # counted once
+
+
+def test_unreadable_timestamp_of_a_time_difference_is_quarantined(tmp_path):
+    tickets = _replies_export(tmp_path, ["1"] * 10, ["10:30", "soon"] + ["11:00"] * 8)
+    tickets["derive"] = {"first_response_minutes": "minutes_between(created_at, Replied)"}
+    with pytest.warns(QuarantineWarning, match="tickets.unparseable_value: 1"):
+        data = read_support_data(config(tmp_path, tickets=tickets))
+    q = data.quarantine["tickets"]
+    assert q["source_row"].tolist() == [2]
+    assert q["unparsed_columns"].tolist() == ["first_response_minutes"]
+    assert q["unparsed_values"].tolist() == [
+        "first_response_minutes (derived from Replied)='soon'"]
+    assert data.tickets["first_response_minutes"].tolist() == [30.0] + [60.0] * 8
+
+
+def test_empty_input_of_a_derived_column_stays_missing(tmp_path):
+    tickets = _replies_export(tmp_path, ["3", ""] + ["2"] * 8, ["10:30", ""] + ["10:45"] * 8)
+    tickets["derive"] = {"contacts": "Replies + 1",
+                         "first_response_minutes": "minutes_between(created_at, Replied)"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing may be quarantined
+        data = read_support_data(config(tmp_path, tickets=tickets))
+    t = data.tickets
+    assert len(t) == 10 and data.quality["rows_quarantined"].sum() == 0
+    assert pd.isna(t["contacts"].iloc[1]) and pd.isna(t["first_response_minutes"].iloc[1])
+    assert t["contacts"].iloc[0] == 4 and t["first_response_minutes"].iloc[0] == 30.0
+
+
 def test_sample_path_error_tells_how_to_make_it():
     try:
         path = sample_config_path()
@@ -242,6 +293,24 @@ def test_mostly_unparseable_numbers_suggest_a_value_map(tmp_path):
     (tmp_path / "rev.csv").write_text("customer_id,paid_at,amount\nc1,2024-01-01,free\nc2,2024-01-01,10\n")
     text = _message(SchemaError, tmp_path, revenue={"path": "rev.csv"})
     assert "'amount'" in text and "'free'" in text and "tables.revenue.values.amount" in text
+
+
+def test_mostly_unreadable_derive_input_names_the_derive_key(tmp_path):
+    tickets = _replies_export(tmp_path, ["3", "many", "lots", "", "few", "2"])
+    tickets["derive"] = {"contacts": "Replies + 1"}
+    text = _message(SchemaError, tmp_path, tickets=tickets)
+    assert "t.csv" in text and "tables.tickets.derive.contacts" in text and "'Replies'" in text
+    assert "3 of 5" in text and "'many', 'lots', 'few'" in text
+    assert "tables.tickets.values.replies" in text
+
+
+def test_mostly_unreadable_derive_timestamps_suggest_the_format(tmp_path):
+    tickets = _replies_export(tmp_path, ["1"] * 3, ["10:30", "01/02/2024", "later"])
+    tickets["derive"] = {"first_response_minutes": "minutes_between(created_at, Replied)"}
+    text = _message(SchemaError, tmp_path, tickets=tickets)
+    assert "tables.tickets.derive.first_response_minutes" in text and "'Replied'" in text
+    assert "a timestamp" in text and "'01/02/2024', 'later'" in text
+    assert "tables.tickets.datetime_format" in text
 
 
 # --- customer-level mode: IBM Telco churn ------------------------------------------------
