@@ -252,7 +252,18 @@ class _Evaluator:
             self.scope = outer
 
     def _Constant(self, node, want):
-        return node.value
+        value = node.value
+        if isinstance(value, str) and want is not None:  # a quoted literal used as a number/date
+            if want == "number":
+                bad = pd.isna(pd.to_numeric(value, errors="coerce"))
+            else:
+                bad = self.parse_dt(pd.Series([value], dtype=object)).isna().all()
+            if bad:
+                kind = "a number" if want == "number" else "a timestamp in the table's format"
+                raise ConfigError(f"{self.expr!r}: the literal {value!r} is used as {kind} but "
+                                  "cannot be read as one; write it as one or compare text "
+                                  "with text.")
+        return value
 
     def _Name(self, node, want):
         if node.id in _CONSTANTS:

@@ -135,3 +135,16 @@ def test_unreadable_inputs_are_reported_per_column_for_the_rows_used():
     assert found["d"].tried.tolist() == [False, True, True, False, True]  # row 0 decided by n
     plain = evaluate_expression("n + 1", text)  # without the mapping: same values, nothing else
     assert plain.iloc[0] == 4.0 and plain.iloc[1:].isna().all()
+
+
+@pytest.mark.parametrize("expr, words", [
+    ("replies + 'x'", "the literal 'x' is used as a number"),
+    ("minutes_between(created_at, 'someday')", "the literal 'someday' is used as a timestamp"),
+])
+def test_literal_that_cannot_be_read_is_a_config_error(frame, expr, words):
+    with pytest.raises(ConfigError, match=words):
+        evaluate_expression(expr, frame)
+    # readable literals still work, and text compared with text is left alone
+    assert evaluate_expression("replies + '1'", frame).tolist()[:2] == [1.0, 3.0]
+    assert evaluate_expression("hours_between('2024-01-01', `Solved at`)", frame).iloc[0] == 1.0
+    assert evaluate_expression("status == 'x'", frame).tolist() == [False, False, False]
