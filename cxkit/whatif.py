@@ -120,7 +120,9 @@ def what_if(result: ModelResult, panel: pd.DataFrame, *, changes: dict,
     value_per_retained_customer_amount : float, optional
         Money one retained customer is worth; adds a retention-value row.
     n_sim : int
-        Coefficient draws for the intervals.
+        Coefficient draws for the intervals: normal draws around the fitted
+        coefficients with their cluster-robust covariance (for a revenue model
+        fitted with ``interval="bootstrap"`` too; its bootstrap is not reused).
     seed : int
         Seed of the draws.
 
