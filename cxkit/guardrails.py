@@ -116,9 +116,16 @@ def design_checks(panel: pd.DataFrame, used: pd.DataFrame, *, outcome: str, driv
         epp = events / max(n_params, 1)
         rows.append(_row("events_per_parameter", "passes" if epp >= 10 else "warning",
                          f"{events} events / {n_params} parameters = {epp:.1f}"))
-    rows.append(_row("clustered_errors", "passes" if cluster else "warning",
-                     f"standard errors clustered by {cluster}" if cluster
-                     else "no clustering: repeated rows per customer understate uncertainty"))
+    one_per_customer = ("customer_id" in used.columns and len(used)
+                        and not used["customer_id"].duplicated().any())
+    if cluster:
+        rows.append(_row("clustered_errors", "passes", f"standard errors clustered by {cluster}"))
+    elif one_per_customer:
+        rows.append(_row("clustered_errors", "passes", "one row per customer: robust (HC1) "
+                         "standard errors, no clustering needed"))
+    else:
+        rows.append(_row("clustered_errors", "warning",
+                         "no clustering: repeated rows per customer understate uncertainty"))
     if placebo:
         try:
             table = placebo_check(panel, drivers=drivers, controls=controls, design=design,
