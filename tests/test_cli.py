@@ -36,6 +36,18 @@ def test_validate_prints_the_table_and_writes_quarantine(export, capsys):
     assert not (export / "quarantine" / "customers.csv").exists()
 
 
+
+def test_validate_writes_the_text_of_an_unreadable_value(export, capsys):
+    with open(export / "tickets.csv", "a") as fh:  # a creation date that is not a date
+        fh.write("106,00019,sometime,07/01/2024 12:00,07/01/2024 10:05,0,Good,chat,Tier 1\n")
+        for n in range(107, 112):  # enough readable dates that one bad value is not structural
+            fh.write(f"{n},00019,07/02/2024 10:00,07/02/2024 12:00,,0,Good,chat,Tier 1\n")
+    assert main(["validate", str(export / "cxkit.yaml")]) == 0
+    rows = pd.read_csv(export / "quarantine" / "tickets.csv", dtype=str).set_index("ticket_id")
+    assert rows.loc["106", "rule"] == "unparseable_value"
+    assert rows.loc["106", "unparsed_columns"] == "created_at"
+    assert rows.loc["106", "unparsed_values"].endswith("='sometime'")
+
 def test_validate_quarantine_dir_and_as_of(export, tmp_path, capsys):
     target = tmp_path / "q"
     assert main(["validate", str(export / "cxkit.yaml"), "--quarantine-dir", str(target),
