@@ -22,7 +22,7 @@ import pytest
 import cxkit.cache
 from cxkit.batch import clean_stale_runs, find_stale_runs, run_batch, run_batch_cli
 from cxkit.data import SupportData
-from cxkit.exceptions import ConfigError, ParameterError
+from cxkit.exceptions import ParameterError
 from cxkit.report import write_results
 
 NB = Path(__file__).parent / "fixtures" / "notebooks"

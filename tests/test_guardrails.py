@@ -5,7 +5,6 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 from statsmodels.stats.multitest import multipletests
-from test_models import toy_panel
 
 from cxkit.guardrails import (adjust_pvalues, caveat_text, compare_naive, fit_by_segment,
                               fit_mediation, fit_within, placebo_check)
@@ -13,11 +12,6 @@ from cxkit.models import fit_retention
 from cxkit.revenue import fit_revenue
 
 DRIVERS = ["resolution_hours_mean", "fcr_rate"]
-
-
-@pytest.fixture(scope="module")
-def panel():
-    return toy_panel()
 
 
 def test_placebo_passes_when_drivers_are_unrelated_to_the_past(panel):

@@ -7,7 +7,7 @@ import re
 import matplotlib
 import numpy as np
 import pytest
-from test_models import toy_panel
+from toy_data import toy_panel
 
 from cxkit.exceptions import ModelError
 from cxkit.models import fit_retention

@@ -5,15 +5,10 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 import statsmodels.formula.api as smf
-from test_models import CONTROLS, _contacted, toy_panel
+from test_models import CONTROLS, _contacted
 
 from cxkit.exceptions import ModelError
 from cxkit.revenue import fit_revenue
-
-
-@pytest.fixture(scope="module")
-def panel():
-    return toy_panel()
 
 
 def test_log_ols_equals_direct_ols(panel):

@@ -3,7 +3,6 @@
 import json
 
 import pytest
-from test_models import toy_panel
 
 from cxkit.exceptions import ModelError
 from cxkit.models import fit_retention
@@ -11,11 +10,6 @@ from cxkit.revenue import fit_revenue
 from cxkit.whatif import apply_changes, what_if
 
 DRIVERS = ["resolution_hours_mean", "fcr_rate", "csat_mean"]
-
-
-@pytest.fixture(scope="module")
-def panel():
-    return toy_panel()
 
 
 @pytest.fixture(scope="module")
