@@ -125,14 +125,6 @@ def _check_timestamps(frame: pd.DataFrame, table: str, columns) -> None:
                 "or convert with pandas.to_datetime and drop the time zone (tz_localize(None)).")
 
 
-def _ticket_frame(tickets: pd.DataFrame) -> pd.DataFrame:
-    """Tickets as the SQL reads them: minutes to first response derived if needed."""
-    if "first_response_minutes" not in tickets.columns and "first_response_at" in tickets.columns:
-        gap = tickets["first_response_at"] - tickets["created_at"]
-        return tickets.assign(first_response_minutes=gap.dt.total_seconds() / 60.0)
-    return tickets
-
-
 def build_panel(data: SupportData, *, period: str = "M", horizon: int = 1, lookback: int = 3,
                 start=None, end=None, memory_limit: str = "4GB",
                 threads: int | None = None) -> pd.DataFrame:
@@ -265,7 +257,6 @@ def _ticket_rows(tickets: pd.DataFrame | None, cells: Cells, layout: Layout, *,
     if tickets is None:
         count = np.zeros(cells.size, dtype=np.int64)
     else:
-        tickets = _ticket_frame(tickets)
         cust, p, keep = cells.locate(tickets, "created_at")
         count = np.bincount((cust * cells.n_periods + p)[keep], minlength=cells.size)
         row = layout.rows(cust, p, keep)
@@ -287,12 +278,20 @@ def _ticket_columns(tickets: pd.DataFrame, take: np.ndarray, end_ns: np.ndarray)
 
     Only what is known at the end of the ticket's creation period (``end_ns``)
     counts: a first response before period end, resolution attributes of
-    tickets resolved before period end.
+    tickets resolved before period end. Minutes to first response come from
+    ``first_response_minutes`` or, without it, from ``first_response_at``.
     """
     created_us = tickets["created_at"].to_numpy("datetime64[ns]").view(np.int64)[take] // 1000
     out = {}
+    frm = None
     if "first_response_minutes" in tickets.columns:
         frm = floats(tickets["first_response_minutes"])[take]
+    elif "first_response_at" in tickets.columns:  # minutes derived for these tickets only
+        first = tickets["first_response_at"].to_numpy("datetime64[ns]")[take]
+        frm = np.where(np.isnat(first), np.nan,
+                       (first.view(np.int64) // 1000 - created_us) / 60e6)
+        del first
+    if frm is not None:
         answered = created_us + frm * 60e6 < end_ns // 1000
         out["frm"] = np.where(answered, frm, np.nan)
         del frm, answered

@@ -239,6 +239,14 @@ def test_absent_tables_and_columns_give_nan_not_errors():
           ces_mean=6.0, churned_next=0.0)
 
 
+
+def test_first_response_timestamps_give_the_same_minutes():
+    tickets = _tickets()
+    at = tickets["created_at"] + pd.to_timedelta(tickets["first_response_minutes"], unit="m")
+    stamped = tickets.drop(columns="first_response_minutes").assign(first_response_at=at)
+    pd.testing.assert_frame_equal(build_panel(fixture_data(tickets=stamped)),
+                                  build_panel(fixture_data()))
+
 def test_start_and_end_override_the_window():
     panel = build_panel(fixture_data(), start="2024-02-15", end="2024-03-31")
     assert panel.period.min() == TS("2024-02-01") and panel.period.max() == TS("2024-03-01")
