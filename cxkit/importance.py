@@ -134,13 +134,8 @@ def driver_importance(panel: pd.DataFrame, *, drivers, outcome: str, controls=()
     r2 = float(weights.sum())
     lo = hi = np.full(len(drivers), np.nan)
     if n_boot:
-        rng = np.random.default_rng(seed)
-        codes, uniques = pd.factorize(df[cluster])
-        rows_of = pd.Series(np.arange(len(df))).groupby(codes).apply(np.asarray).to_list()
         boots = []
-        for _ in range(n_boot):
-            pick = np.concatenate([rows_of[i] for i in rng.integers(0, len(uniques),
-                                                                    len(uniques))])
+        for pick in models.cluster_bootstrap_rows(df[cluster], n_boot=n_boot, seed=seed):
             try:
                 boots.append(compute(x[pick], y[pick]))
             except (np.linalg.LinAlgError, ValueError):

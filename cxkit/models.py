@@ -192,6 +192,22 @@ def _groups(df: pd.DataFrame, cluster: str | None):
     return None if cluster is None else pd.factorize(df[cluster])[0]
 
 
+def cluster_bootstrap_rows(clusters, *, n_boot: int, seed: int):
+    """Row positions of ``n_boot`` cluster-bootstrap replicates (a generator).
+
+    Each replicate draws as many clusters (customers) as there are, with
+    replacement, and keeps every row of each drawn cluster, in row order; a
+    cluster drawn twice contributes its rows twice.
+    """
+    codes, uniques = pd.factorize(np.asarray(clusters))
+    order = np.argsort(codes, kind="stable")
+    starts = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+    rng = np.random.default_rng(seed)
+    for _ in range(n_boot):
+        pick = rng.integers(0, len(uniques), len(uniques))
+        yield np.concatenate([order[starts[c]:starts[c + 1]] for c in pick])
+
+
 def tidy_frame(res, alpha: float) -> pd.DataFrame:
     """The tidy table of a statsmodels result (columns :data:`TIDY_COLUMNS`)."""
     ci = np.asarray(res.conf_int(alpha=alpha))

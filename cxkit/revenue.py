@@ -20,7 +20,8 @@ from scipy import stats
 
 from cxkit.exceptions import ModelError, SmallSampleWarning
 from cxkit.models import (DEFAULT_CONTROLS, _check_drivers, _check_events, _check_rank, _fit,
-                          _groups, build_formula, outcome_label, prepare_rows, tidy_frame)
+                          _groups, build_formula, cluster_bootstrap_rows, outcome_label,
+                          prepare_rows, tidy_frame)
 from cxkit.results import ModelResult
 
 __all__ = ["fit_revenue"]
@@ -212,16 +213,9 @@ def _bootstrap_effects(df: pd.DataFrame, effects: pd.DataFrame, *, method: str, 
     without purchasers) are left out and counted; more than 10% failing is
     an error.
     """
-    codes, uniques = pd.factorize(df[cluster])
-    order = np.argsort(codes, kind="stable")
-    starts = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
-    rng = np.random.default_rng(seed)
     draws, failed = [], 0
-    for _ in range(n_boot):
-        pick = rng.integers(0, len(uniques), len(uniques))
-        rows = np.concatenate([order[starts[c]:starts[c + 1]] for c in pick])
+    for rows in cluster_bootstrap_rows(df[cluster], n_boot=n_boot, seed=seed):
         sample = df.iloc[rows].reset_index(drop=True)
-        sample[cluster] = np.repeat(np.arange(len(pick)), starts[pick + 1] - starts[pick])
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", SmallSampleWarning)
