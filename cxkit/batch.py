@@ -33,14 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cxkit.exceptions import CxkitError
-from cxkit.runconfig import (RunConfig, RunSpec, default_run_config, plan_runs,
-                              read_run_config)
+from cxkit.runconfig import RunConfig, default_run_config, plan_runs, read_run_config
 
-__all__ = ["RunConfig", "RunSpec", "BatchResult", "read_run_config", "plan_runs",
-           "run_batch", "run_batch_cli", "find_stale_runs", "clean_stale_runs",
-           "default_run_config", "write_results"]
-
-from cxkit.report import write_results  # noqa: E402  (re-exported for notebooks)
+__all__ = ["BatchResult", "run_batch", "run_batch_cli", "find_stale_runs", "clean_stale_runs"]
 
 
 @contextmanager

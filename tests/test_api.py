@@ -31,3 +31,15 @@ def test_import_cxkit_does_not_load_the_heavy_libraries():
             "('statsmodels', 'matplotlib', 'duckdb', 'scipy', 'pandas') if m in sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == []
+
+
+def test_type_checking_imports_match_the_lazy_map():
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(cxkit.__file__).read_text())
+    block = next(n for n in tree.body if isinstance(n, ast.If)
+                 and getattr(n.test, "id", None) == "TYPE_CHECKING")
+    imported = {a.name: node.module.split(".")[1] for node in block.body
+                for a in node.names}
+    assert imported == cxkit._LAZY  # the two lists name the same functions and modules
