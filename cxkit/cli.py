@@ -7,8 +7,9 @@ Subcommands:
   quarantined rows to ``DIR/<table>.csv`` (default ``quarantine/`` beside the
   config). Exit 0 when the data loaded (even with quarantined rows), 2 on a
   structural error.
-- ``cxkit sample --out DIR [--customers N] [--months M] [--seed S]``: write the
-  generated sample data and its source config.
+- ``cxkit sample --out DIR [--customers N] [--months M] [--seed S] [--variant V ...]``:
+  write the generated sample data, its source config and its truth; ``--variant``
+  (repeatable) picks an export shape unlike the default sample.
 - ``cxkit run [RUNCONFIG] [--jobs N]``: run a batch of notebook reports.
 
 Every cxkit error is printed as ``error: <message>`` on stderr, without a
@@ -47,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     smp.add_argument("--customers", type=int, default=3000, help="number of customers (default 3000)")
     smp.add_argument("--months", type=int, default=24, help="months of history (default 24)")
     smp.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    smp.add_argument("--variant", action="append", default=None, metavar="NAME",
+                     help="export shape (repeatable): minimal, bare, log_resolution, "
+                          "reason_effect, ecommerce (default: the bundled sample's shape)")
 
     run = sub.add_parser("run", help="run a batch of notebook reports")
     run.add_argument("runconfig", nargs="?", default=None,
@@ -86,7 +90,11 @@ def _validate(args: argparse.Namespace) -> int:
 def _sample(args: argparse.Namespace) -> int:
     from cxkit.synth import write_sample
 
-    out = write_sample(args.out, n_customers=args.customers, months=args.months, seed=args.seed)
+    try:
+        out = write_sample(args.out, n_customers=args.customers, months=args.months,
+                           seed=args.seed, variant=args.variant or "default")
+    except ValueError as exc:  # an unknown variant or too small a sample
+        raise ConfigError(str(exc)) from None
     print(f"Sample written to {Path(out).as_posix()}")
     return 0
 

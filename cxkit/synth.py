@@ -20,6 +20,17 @@ makes can be checked against them:
 The month-t support metrics that drive the outcomes are computed exactly as
 :func:`cxkit.panel.build_panel` computes them (tickets created in month t and
 resolved before its end), so a correctly specified model can recover them.
+
+Variants (``variant=``, combinable; see :data:`VARIANTS`) give exports unlike
+the default sample, each with its own truth: fewer columns and tables
+(``minimal``, ``bare``), a concave effect of resolution time
+(``log_resolution``), a contact reason that raises churn (``reason_effect``)
+and a shop without subscriptions, whose customers carry no ``churned_at``
+(``ecommerce``). Where a variant's truth is not a plain log-odds, it also
+holds the true average marginal effect in the panel column's own units
+(``truth["churn"]["ame_pp"]``: percentage points of churn per hour, per unit
+of a share...), averaged over the customer-months a quality-given-contact
+model uses.
 """
 
 from __future__ import annotations
@@ -32,7 +43,7 @@ import pandas as pd
 
 from cxkit.data import SupportData
 
-__all__ = ["make_sample", "write_sample", "TRUTH"]
+__all__ = ["make_sample", "write_sample", "TRUTH", "VARIANTS"]
 
 PLANS = ("basic", "pro", "enterprise")
 PLAN_SHARE = (0.55, 0.33, 0.12)
@@ -77,12 +88,39 @@ TRUTH = {
 }
 
 
+#: Sample variants: name -> what changes (the truth of each is written beside its data).
+VARIANTS = {
+    "minimal": "no segment or region, no surveys table, no CES and no first-response times",
+    "bare": "tickets with ticket_id, customer_id, created_at and resolved_at only; customers "
+            "with customer_id, signup_at and churned_at; revenue",
+    "log_resolution": "churn rises with log(resolution_hours_mean) (concave in hours)",
+    "reason_effect": "churn rises with the share of a period's tickets about billing",
+    "ecommerce": "no churned_at (customers stop buying and contacting); frequent purchases; "
+                 "the source config defines churn by 90 days of inactivity",
+}
+#: Log-odds of the variants' planted churn effects.
+_LOG_RESOLUTION = 0.35  # per log-hour of mean resolution time (log(12 h) is the centre)
+_REASON = ("billing", 0.8)  # reason, log-odds per unit of its share of the period's tickets
+_ECOMMERCE_PURCHASE = {"basic": 0.8, "pro": 1.3, "enterprise": 1.8}  # monthly purchase intercepts
+_INACTIVE_DAYS = 90  # churn definition written into the ecommerce variant's source config
+
+
+def _variants(variant) -> tuple[str, ...]:
+    names = (variant,) if isinstance(variant, str) else tuple(variant or ())
+    names = tuple(n for n in names if n != "default")
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        raise ValueError(f"unknown sample variant {unknown[0]!r}; use 'default' or one of "
+                         f"{', '.join(VARIANTS)}")
+    return tuple(n for n in VARIANTS if n in names)  # canonical order
+
+
 def _logistic(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
 def make_sample(*, n_customers: int = 3000, months: int = 24, start: str = "2024-01-01",
-                seed: int = 7) -> tuple[SupportData, dict]:
+                seed: int = 7, variant="default") -> tuple[SupportData, dict]:
     """Simulate linked customers, tickets, revenue and surveys with known effects.
 
     Parameters
@@ -95,13 +133,22 @@ def make_sample(*, n_customers: int = 3000, months: int = 24, start: str = "2024
         First day of the window (``YYYY-MM-DD``).
     seed : int
         Seed of the random generator; the same seed gives the same data.
+    variant : str or sequence of str, default "default"
+        ``"default"``, or one or more names of :data:`VARIANTS`.
 
     Returns
     -------
     (SupportData, dict)
         The canonical tables (timestamps naive, currency USD) and the truth:
         planted coefficients plus realised figures such as
-        ``truth["revenue"]["amount_per_csat_point"]`` (currency per CSAT point).
+        ``truth["revenue"]["amount_per_csat_point"]`` (currency per CSAT point)
+        and, for variants, ``truth["churn"]["ame_pp"]`` (true average marginal
+        effects in pp of churn per unit of each panel column).
+
+    Raises
+    ------
+    ValueError
+        Too few customers or months, or an unknown variant.
 
     Examples
     --------
@@ -111,11 +158,13 @@ def make_sample(*, n_customers: int = 3000, months: int = 24, start: str = "2024
     """
     if n_customers < 10 or months < 3:
         raise ValueError("make_sample needs n_customers >= 10 and months >= 3")
+    variants = _variants(variant)
     rng = np.random.default_rng(seed)
     t0 = pd.Timestamp(start)
     bounds = pd.date_range(t0, periods=months + 1, freq="MS")
     edges = bounds.values.astype("datetime64[s]").astype(np.int64)  # seconds
-    tc, tt, tr = TRUTH["churn"], TRUTH["tickets"], TRUTH["revenue"]
+    truth = _variant_truth(variants)
+    tc, tt, tr = truth["churn"], truth["tickets"], truth["revenue"]
 
     # --- customers ---------------------------------------------------------
     n = n_customers
@@ -144,7 +193,7 @@ def make_sample(*, n_customers: int = 3000, months: int = 24, start: str = "2024
     tickets, payments, surveys = [], [], []
     csat_dev_prev = np.zeros(n)  # month-t CSAT minus 4 where answered, else 0
     res_prev = np.full(n, np.nan)
-    respondent_effects = []
+    respondent_effects, slopes = [], {}
     next_tid = 1
     for m in range(months):
         lo, hi = edges[m], edges[m + 1]
@@ -189,6 +238,12 @@ def make_sample(*, n_customers: int = 3000, months: int = 24, start: str = "2024
         agg = pd.DataFrame({"o": owner, "res": res_h,
                             "fcr": np.where(in_win, t["contacts"] == 1, np.nan),
                             "csat": np.where(in_win, t["csat"], np.nan)}).groupby("o")
+        if "reason_effect" in variants:  # share of the month's tickets about the reason
+            hit = (np.array(REASONS)[t["reason"]] == _REASON[0]).astype(float)
+            share = np.full(n, np.nan)
+            if nt:
+                s_g = pd.DataFrame({"o": owner, "hit": hit}).groupby("o")["hit"].mean()
+                share[s_g.index] = s_g.to_numpy()
         res_mean = np.full(n, np.nan)
         fcr_rate = np.full(n, np.nan)
         csat_mean = np.full(n, np.nan)
@@ -214,10 +269,18 @@ def make_sample(*, n_customers: int = 3000, months: int = 24, start: str = "2024
             has = ~np.isnan(res_mean[at_risk])
             eta = (tc["intercept"] + plan_lo[at_risk] + seg_lo[at_risk]
                    + tc["log1p_tenure_months"] * np.log1p(tenure)
-                   + tc["problem_propensity"] * u[at_risk]
-                   + np.where(has, tc["log_odds"]["resolution_hours_mean"] * (res_mean[at_risk] - 12)
-                              + tc["log_odds"]["fcr_rate"] * (fcr_rate[at_risk] - 0.6), 0.0))
+                   + tc["problem_propensity"] * u[at_risk])
+            if variants:
+                eta = eta + _variant_support(variants, tc, has, res_mean[at_risk],
+                                             fcr_rate[at_risk], share[at_risk]
+                                             if "reason_effect" in variants else None, slopes)
+            else:
+                eta = eta + np.where(
+                    has, tc["log_odds"]["resolution_hours_mean"] * (res_mean[at_risk] - 12)
+                    + tc["log_odds"]["fcr_rate"] * (fcr_rate[at_risk] - 0.6), 0.0)
             churn = rng.random(at_risk.size) < _logistic(eta)
+            if variants:
+                _collect_slopes(slopes, _logistic(eta))
             nxt_lo, nxt_hi = edges[m + 1], edges[m + 2]
             churn_at[at_risk[churn]] = nxt_lo + (rng.random(churn.sum()) * (nxt_hi - nxt_lo)).astype(np.int64)
         # CSAT of month m drives purchases of month m+1
@@ -232,12 +295,93 @@ def make_sample(*, n_customers: int = 3000, months: int = 24, start: str = "2024
             respondent_effects.append(ev(c + 1) - ev(c))
     data = _assemble(cid, signup, churn_at, plan, segment, region, tickets, payments, surveys,
                      window_end=pd.Timestamp(edges[-1], unit="s"))
-    truth = json.loads(json.dumps(TRUTH))
     eff = np.concatenate(respondent_effects) if respondent_effects else np.array([np.nan])
     truth["revenue"]["amount_per_csat_point"] = round(float(np.mean(eff)), 4)
     truth["sample"] = {"n_customers": n_customers, "months": months, "start": start,
                        "seed": seed, "currency": "USD", "period": "M", "horizon": 1}
+    if variants:
+        data = _variant_tables(data, variants)
+        truth["sample"]["variants"] = list(variants)
+        truth["churn"]["ame_pp"] = {k: round(100 * float(np.mean(np.concatenate(v))), 6)
+                                    for k, v in slopes.items() if k != "_p"}
+        truth["churn"]["ame_population"] = (
+            "customer-months still active at month end with a ticket resolved in the month "
+            "(the rows of a quality-given-contact model), outcome month inside the window")
     return data, truth
+
+
+def _variant_truth(variants) -> dict:
+    """The planted effects of a combination of variants (a fresh copy of :data:`TRUTH`)."""
+    truth = json.loads(json.dumps(TRUTH))
+    tc = truth["churn"]
+    if "minimal" in variants or "bare" in variants:  # segment is not exported: no effect
+        tc["segment"] = {s: 0.0 for s in SEGMENTS}
+    if "log_resolution" in variants:
+        del tc["log_odds"]["resolution_hours_mean"]
+        tc["log_odds"]["log(resolution_hours_mean)"] = _LOG_RESOLUTION
+    if "reason_effect" in variants:
+        tc["reason_share"] = {_REASON[0]: _REASON[1]}
+        tc["log_odds"][f"reason_{_REASON[0]}_share"] = _REASON[1]
+    if "ecommerce" in variants:
+        truth["revenue"]["purchase_intercept"] = dict(_ECOMMERCE_PURCHASE)
+        truth["churn"]["definition"] = (
+            f"customers stop buying and contacting at churn; the export has no churned_at and "
+            f"the source config defines churn by {_INACTIVE_DAYS} days of inactivity")
+    return truth
+
+
+def _variant_support(variants, tc, has, res_mean, fcr_rate, share, slopes) -> np.ndarray:
+    """Support part of a variant's churn log-odds; collects dp/dx for the true AMEs.
+
+    ``slopes`` gathers, per panel column, p(1 - p) times d(log-odds)/d(column)
+    over the at-risk customer-months with a resolved ticket, computed from the
+    generator's own model after the rest of the log-odds is added by the caller.
+    """
+    lo = tc["log_odds"]
+    res = np.where(has, res_mean, 12.0)
+    if "log_resolution" in variants:
+        res_term = lo["log(resolution_hours_mean)"] * (np.log(res) - np.log(12.0))
+        d_res = lo["log(resolution_hours_mean)"] / res
+    else:
+        res_term = lo["resolution_hours_mean"] * (res - 12)
+        d_res = np.full(res.size, lo["resolution_hours_mean"])
+    support = res_term + lo["fcr_rate"] * (np.where(has, fcr_rate, 0.6) - 0.6)
+    derivs = {"resolution_hours_mean": d_res, "fcr_rate": np.full(res.size, lo["fcr_rate"])}
+    if share is not None:
+        b = tc["reason_share"][_REASON[0]]
+        support = support + b * np.where(has, share - REASON_SHARE[REASONS.index(_REASON[0])],
+                                          0.0)
+        derivs[f"reason_{_REASON[0]}_share"] = np.full(res.size, b)
+    out = np.where(has, support, 0.0)
+    slopes.setdefault("_p", []).append((has, derivs))
+    return out
+
+
+def _collect_slopes(slopes: dict, p: np.ndarray) -> None:
+    """Turn the pending (mask, derivatives) of the last month into p(1-p) dη/dx rows."""
+    has, derivs = slopes["_p"].pop()
+    w = (p * (1 - p))[has]
+    for name, d in derivs.items():
+        slopes.setdefault(name, []).append(w * d[has])
+
+
+def _variant_tables(data: SupportData, variants) -> SupportData:
+    """Drop what a variant's export does not have."""
+    import dataclasses
+
+    customers, tickets, surveys = data.customers, data.tickets, data.surveys
+    if "minimal" in variants:
+        customers = customers.drop(columns=["segment", "region"])
+        tickets = tickets.drop(columns=["ces", "first_response_minutes"])
+        surveys = None
+    if "bare" in variants:
+        customers = customers[["customer_id", "signup_at", "churned_at"]]
+        tickets = tickets[["ticket_id", "customer_id", "created_at", "resolved_at"]]
+        surveys = None
+    if "ecommerce" in variants:
+        customers = customers.drop(columns=["churned_at"])
+    return dataclasses.replace(data, customers=customers.reset_index(drop=True),
+                               tickets=tickets.reset_index(drop=True), surveys=surveys)
 
 
 def _ticket_attributes(rng, nt: int) -> dict:
@@ -311,31 +455,39 @@ _SOURCE_CONFIG = """\
 currency: USD
 timezone: UTC
 as_of: "{as_of}"
-tables:
-  customers: {{path: customers.csv}}
-  tickets: {{path: tickets.csv}}
-  revenue: {{path: revenue.csv}}
-  surveys: {{path: surveys.csv}}
-"""
+{churn}tables:
+{tables}"""
 
 
 def write_sample(out_dir, *, n_customers: int = 3000, months: int = 24,
-                 start: str = "2024-01-01", seed: int = 7) -> Path:
+                 start: str = "2024-01-01", seed: int = 7, variant="default") -> Path:
     """Generate a sample and write it as CSV files, ``cxkit.yaml`` and ``truth.json``.
 
+    ``variant`` is passed to :func:`make_sample`; the ``ecommerce`` variant's
+    source config defines churn by inactivity (``churn: {inactive_days: 90}``).
     Returns the folder written. Timestamps are written to the second.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    data, truth = make_sample(n_customers=n_customers, months=months, start=start, seed=seed)
+    data, truth = make_sample(n_customers=n_customers, months=months, start=start, seed=seed,
+                              variant=variant)
     fmt = "%Y-%m-%d %H:%M:%S"
-    for name, df in data.tables().items():
+    tables = data.tables()
+    for name, df in tables.items():
         df = df.copy()
         for col in df.columns:
             if pd.api.types.is_datetime64_any_dtype(df[col]):
                 df[col] = df[col].dt.strftime(fmt)
         df.to_csv(out / f"{name}.csv", index=False)
+    for name in ("surveys",):  # a table this variant lacks must not linger from an earlier run
+        if name not in tables and (out / f"{name}.csv").exists():
+            (out / f"{name}.csv").unlink()
     as_of = (pd.Timestamp(start) + pd.DateOffset(months=months)).strftime("%Y-%m-%d")
-    (out / "cxkit.yaml").write_text(_SOURCE_CONFIG.format(as_of=as_of))
+    churn = (f"churn: {{inactive_days: {_INACTIVE_DAYS}}}   # no churned_at: churn = "
+             f"{_INACTIVE_DAYS} days without a payment or ticket\n"
+             if "ecommerce" in _variants(variant) else "")
+    listing = "".join(f"  {name}: {{path: {name}.csv}}\n" for name in tables)
+    (out / "cxkit.yaml").write_text(_SOURCE_CONFIG.format(as_of=as_of, churn=churn,
+                                                          tables=listing))
     (out / "truth.json").write_text(json.dumps(truth, indent=2, sort_keys=True) + "\n")
     return out

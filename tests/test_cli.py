@@ -93,6 +93,11 @@ def test_sample_and_run_delegate(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "cxkit.synth", synth)
     monkeypatch.setitem(sys.modules, "cxkit.batch", batch)
     assert main(["sample", "--out", str(tmp_path), "--customers", "50", "--seed", "3"]) == 0
-    assert calls["sample"] == (tmp_path, {"n_customers": 50, "months": 24, "seed": 3})
+    assert calls["sample"] == (tmp_path, {"n_customers": 50, "months": 24, "seed": 3,
+                                          "variant": "default"})
+    calls.clear()
+    assert main(["sample", "--out", str(tmp_path), "--variant", "minimal",
+                 "--variant", "log_resolution"]) == 0
+    assert calls["sample"][1]["variant"] == ["minimal", "log_resolution"]
     assert main(["run", "batch.yaml", "--jobs", "2"]) == 1
     assert calls["run"] == ("batch.yaml", 2)

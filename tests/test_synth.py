@@ -78,3 +78,61 @@ def test_bundled_sample_is_what_the_generator_writes(tmp_path):
     assert sum(p.stat().st_size for p in bundled.iterdir()) < 5_000_000
     tk = pd.read_csv(bundled / "tickets.csv")
     assert np.isclose(tk["csat"].notna().mean(), 0.35 * tk["resolved_at"].notna().mean(), atol=0.05)
+
+
+@pytest.mark.parametrize("variant", ["minimal", "bare", "log_resolution", "reason_effect",
+                                     "ecommerce"])
+def test_each_variant_writes_its_shape_and_truth(tmp_path, variant):
+    from cxkit.io import read_support_data
+
+    out = write_sample(tmp_path / variant, n_customers=150, months=6, seed=2, variant=variant)
+    truth = json.loads((out / "truth.json").read_text())
+    assert truth["sample"]["variants"] == [variant]
+    assert set(truth["churn"]["ame_pp"]) >= {"resolution_hours_mean", "fcr_rate"}
+    customers = pd.read_csv(out / "customers.csv")
+    tickets = pd.read_csv(out / "tickets.csv")
+    has_surveys = (out / "surveys.csv").exists()
+    assert ("surveys" in (out / "cxkit.yaml").read_text()) == has_surveys
+    if variant == "minimal":
+        assert not {"segment", "region"} & set(customers.columns)
+        assert not {"ces", "first_response_minutes"} & set(tickets.columns)
+        assert "plan" in customers.columns
+        assert {"channel", "reason", "contacts", "csat"} <= set(tickets.columns)
+        assert not has_surveys
+    elif variant == "bare":
+        assert list(customers.columns) == ["customer_id", "signup_at", "churned_at"]
+        assert list(tickets.columns) == ["ticket_id", "customer_id", "created_at", "resolved_at"]
+        assert not has_surveys
+    elif variant == "log_resolution":
+        lo = truth["churn"]["log_odds"]
+        assert lo["log(resolution_hours_mean)"] == 0.35 and "resolution_hours_mean" not in lo
+    elif variant == "reason_effect":
+        assert truth["churn"]["log_odds"]["reason_billing_share"] == 0.8
+        assert truth["churn"]["ame_pp"]["reason_billing_share"] > 0
+    else:
+        assert "churned_at" not in customers.columns
+        assert "inactive_days: 90" in (out / "cxkit.yaml").read_text()
+    if variant != "ecommerce":  # the inactivity config is checked with the churn rule
+        data = read_support_data(out / "cxkit.yaml")
+        assert len(data.customers) == len(customers)
+
+
+def test_variants_combine_and_unknown_names_are_refused():
+    data, truth = make_sample(n_customers=100, months=4, seed=1,
+                              variant=["log_resolution", "minimal"])
+    assert truth["sample"]["variants"] == ["minimal", "log_resolution"]
+    assert data.surveys is None and "segment" not in data.customers.columns
+    with pytest.raises(ValueError, match="unknown sample variant 'nope'"):
+        make_sample(n_customers=100, months=4, variant="nope")
+
+
+def test_truth_ames_are_mean_derivatives_of_the_generators_model():
+    # linear terms: AME = b * mean(p (1 - p)) for every driver, so resolution's and fcr's
+    # AMEs are in the ratio of their log-odds; the log term's AME is mean(p (1 - p) b / x)
+    _, lin = make_sample(n_customers=400, months=8, seed=4, variant="minimal")
+    _, log = make_sample(n_customers=400, months=8, seed=4, variant=["minimal", "log_resolution"])
+    # fcr's AME is b_fcr * mean(p(1-p)) in both, so mean(p(1-p)) is known
+    w_lin = lin["churn"]["ame_pp"]["fcr_rate"] / (100 * lin["churn"]["log_odds"]["fcr_rate"])
+    assert lin["churn"]["ame_pp"]["resolution_hours_mean"] == pytest.approx(
+        100 * 0.02 * w_lin, rel=1e-4)
+    assert 0 < log["churn"]["ame_pp"]["resolution_hours_mean"] < 100 * 0.35 * 1.0
