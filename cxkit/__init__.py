@@ -74,6 +74,7 @@ _LAZY = {
     "describe_schema": "schema",
     "fit_churn_timing": "survival",
     "kaplan_meier": "survival",
+    "logrank_test": "survival",
     "ph_test": "survival",
     "make_sample": "synth",
     "describe_quality": "validate",
@@ -125,7 +126,7 @@ if TYPE_CHECKING:  # static analysers and IDEs see the eager imports
     from cxkit.report import write_results
     from cxkit.revenue import fit_revenue
     from cxkit.schema import describe_schema
-    from cxkit.survival import fit_churn_timing, kaplan_meier, ph_test
+    from cxkit.survival import fit_churn_timing, kaplan_meier, logrank_test, ph_test
     from cxkit.synth import make_sample
     from cxkit.validate import describe_quality
     from cxkit.whatif import what_if

@@ -1,10 +1,16 @@
-"""Churn timing: Cox proportional hazards and Kaplan-Meier curves.
+"""Churn timing: Cox proportional hazards, Kaplan-Meier curves, log-rank tests.
 
-Works on any table with one row per customer (or per customer spell): a
-duration until churn or censoring (e.g. ``duration_months``), an event flag
-(1 = churned, 0 = still active at the end of observation), optionally a
-delayed-entry time (customers first observed after signup), and covariates.
-Hazard ratios above 1 mean earlier churn.
+Works on any table with one row per customer (or per customer spell, or per
+customer-period interval): a duration until churn or censoring (e.g.
+``duration_months``), an event flag (1 = churned, 0 = still active at the end
+of observation), optionally a delayed-entry time (customers first observed
+after signup: left truncation; or the start of a counting-process interval),
+and covariates. Hazard ratios above 1 mean earlier churn.
+
+Customers who signed up before the data window opens are only seen because
+they had not churned by then; leaving their entry time out counts them as
+at risk from signup and overstates survival. Every estimator here takes
+``entry`` for that reason.
 """
 
 from __future__ import annotations
@@ -15,13 +21,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from statsmodels.duration.hazard_regression import PHReg
-from statsmodels.duration.survfunc import SurvfuncRight
+from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
 from cxkit import models
 from cxkit.exceptions import ModelError, SmallSampleWarning
 from cxkit.results import TIDY_COLUMNS, ModelResult
 
-__all__ = ["fit_churn_timing", "kaplan_meier", "ph_test"]
+__all__ = ["fit_churn_timing", "kaplan_meier", "logrank_test", "ph_test", "concordance"]
 
 
 def _clean(table: pd.DataFrame, *, duration, event, entry, covariates, strata, cluster):
@@ -46,6 +52,57 @@ def _clean(table: pd.DataFrame, *, duration, event, entry, covariates, strata, c
         raise ModelError(f"Event column {event!r} must be 1 (churned) / 0 (censored); found "
                          f"{sorted(values)[:5]}.")
     return df, pd.DataFrame(rows)
+
+
+def concordance(time, event, risk, *, entry=None, strata=None) -> float:
+    """Harrell's concordance of a risk score with time to churn (0.5 = chance, 1 = perfect).
+
+    A pair is comparable when one customer churns at ``t`` while the other is
+    at risk and still active after ``t`` (entered before ``t``, left after
+    ``t``, or was censored at ``t``), in the same stratum. It is concordant
+    when the one who churned has the higher risk score; equal scores count
+    one half. Pairs churning at the same time are not comparable. This is
+    the definition of R's ``survival::concordance`` for ``coxph`` fits and of
+    lifelines' ``concordance_index`` (which takes predicted survival, i.e.
+    minus the risk score).
+
+    Parameters
+    ----------
+    time, event : array-like
+        Churn or censoring time and 1/0 churn flag per row.
+    risk : array-like
+        Risk score per row (e.g. the Cox linear predictor); higher = earlier churn.
+    entry : array-like, optional
+        Time each row enters the risk set (delayed entry, or the start of a
+        counting-process interval); default 0.
+    strata : array-like, optional
+        Pairs are compared only within a stratum.
+
+    Returns
+    -------
+    float
+    """
+    time = np.asarray(time, float)
+    event = np.asarray(event, float) > 0
+    risk = np.asarray(risk, float)
+    entry = np.full_like(time, -np.inf) if entry is None else np.asarray(entry, float)
+    strata = np.zeros(len(time)) if strata is None else pd.factorize(np.asarray(strata))[0]
+    good = bad = tied = 0.0
+    for s in np.unique(strata):
+        ins = strata == s
+        t, e, r, a = time[ins], event[ins], risk[ins], entry[ins]
+        for tk in np.unique(t[e]):
+            dead = e & (t == tk)
+            others = np.sort(r[(a < tk) & ((t > tk) | ((t == tk) & ~e))])
+            if not len(others):
+                continue
+            lo = np.searchsorted(others, r[dead], side="left")
+            hi = np.searchsorted(others, r[dead], side="right")
+            good += lo.sum()
+            tied += (hi - lo).sum()
+            bad += (len(others) - hi).sum()
+    total = good + bad + tied
+    return float((good + tied / 2) / total) if total else float("nan")
 
 
 def ph_test(result: ModelResult, *, transform: str = "rank") -> pd.DataFrame:
@@ -76,6 +133,23 @@ def ph_test(result: ModelResult, *, transform: str = "rank") -> pd.DataFrame:
     p = stats.chi2.sf(stat, 1)
     return pd.DataFrame({"term": list(res.model.exog_names), "statistic": stat, "p_value": p,
                          "verdict": np.where(p < 0.05, "violated", "ok")})
+
+
+def _fit_facts(model, res, df: pd.DataFrame, *, duration, event, entry, strata) -> dict:
+    """Partial log-likelihoods, the likelihood-ratio test against no covariates, concordance.
+
+    As R's ``summary(coxph(...))``: ``Likelihood ratio test = 2 (l(b) - l(0))``
+    on as many df as coefficients, and the concordance of the linear predictor.
+    """
+    null = float(model.loglike(np.zeros(model.exog.shape[1])))
+    llf = float(res.llf)
+    lr = 2.0 * (llf - null)
+    k = int(model.exog.shape[1])
+    risk = np.asarray(model.exog, float) @ np.asarray(res.params, float)
+    c = concordance(df[duration], df[event], risk,
+                    entry=df[entry] if entry else None, strata=df[strata] if strata else None)
+    return {"partial_loglik": llf, "null_partial_loglik": null, "lr_statistic": lr,
+            "lr_df": k, "lr_p_value": float(stats.chi2.sf(lr, k)), "concordance": c}
 
 
 def fit_churn_timing(table: pd.DataFrame, *, covariates, duration: str = "duration_months",
@@ -144,6 +218,8 @@ def fit_churn_timing(table: pd.DataFrame, *, covariates, duration: str = "durati
         raise ModelError(f"Cox model did not converge; a covariate among "
                          f"{', '.join(covariates)} may separate churners (e.g. all churners "
                          f"share one value). Drop or bin it.")
+    fit_facts = _fit_facts(model, res, df, duration=duration, event=event, entry=entry,
+                           strata=strata)
     names = list(model.exog_names)
     ci = np.asarray(res.conf_int(alpha=alpha))
     tidy = pd.DataFrame({"term": names, "estimate": res.params, "std_error": res.bse,
@@ -160,7 +236,8 @@ def fit_churn_timing(table: pd.DataFrame, *, covariates, duration: str = "durati
         kind="cox", outcome=event, drivers=tuple(drivers), formula=formula, n_obs=len(df),
         effect_unit="hazard ratio", outcome_label="churn", alpha=alpha, tidy_table=tidy,
         effects_table=effects, dropped_table=dropped, guardrails_table=pd.DataFrame(),
-        diagnostics={"events": events, "ties": "efron", "delayed_entry": bool(entry)},
+        diagnostics={"events": events, "ties": "efron", "delayed_entry": bool(entry),
+                     **fit_facts},
         model_result=res)
     ph = ph_test(result)
     checks = pd.DataFrame({"check": "proportional_hazards:" + ph["term"],
@@ -169,6 +246,9 @@ def fit_churn_timing(table: pd.DataFrame, *, covariates, duration: str = "durati
     bad = ph.loc[ph["verdict"] == "violated", "term"].tolist()
     caveat = (f"Cox model of time to churn on {len(df):,} rows ({events:,} churns); hazard "
               f"ratios compare churn speed at any moment, adjusted for the other covariates. "
+              f"Likelihood-ratio test {fit_facts['lr_statistic']:.2f} on {fit_facts['lr_df']} "
+              f"df (p = {fit_facts['lr_p_value']:.2g}); concordance "
+              f"{fit_facts['concordance']:.2f}. "
               + (f"Proportional hazards look violated for {', '.join(bad)}: their hazard ratio "
                  f"is an average over time; consider strata or a time interaction."
                  if bad else "Proportional-hazards check passes."))
@@ -178,28 +258,17 @@ def fit_churn_timing(table: pd.DataFrame, *, covariates, duration: str = "durati
         "model_result")}, "guardrails_table": checks, "caveat": caveat})
 
 
-def kaplan_meier(table: pd.DataFrame, *, duration: str = "duration_months",
-                 event: str = "event", by: str | None = None, bins=None,
-                 alpha: float = 0.05) -> pd.DataFrame:
-    """Kaplan-Meier survival (share not yet churned) over time, by group.
-
-    Parameters
-    ----------
-    by : str, optional
-        Column to split by; numeric columns are banded with ``bins`` (an
-        int = equal-count bands, or a list of edges).
-    bins : int or sequence, optional
-        Banding of a numeric ``by`` column.
-
-    Returns
-    -------
-    DataFrame
-        ``group, time, survival, conf_low, conf_high, at_risk``; survival
-        is a share (0-1) with a pointwise log-log interval.
-    """
-    needed = [duration, event] + ([by] if by else [])
-    models.check_columns(table, needed, role="Kaplan-Meier")
+def _km_rows(table: pd.DataFrame, *, duration, event, entry, by, bins, role: str):
+    """Rows and group labels for Kaplan-Meier and log-rank; ``entry`` resolved."""
+    if entry == "entry_months" and entry not in table.columns:
+        entry = None  # the default: delayed entry when the survival table carries it
+    needed = [duration, event] + [c for c in (entry, by) if c]
+    models.check_columns(table, needed, role=role)
     df = table.dropna(subset=needed)
+    if entry and (df[entry].astype(float) >= df[duration].astype(float)).any():
+        bad = int((df[entry].astype(float) >= df[duration].astype(float)).sum())
+        raise ModelError(f"{role}: {bad} row(s) have {entry} >= {duration} (they leave before "
+                         f"they enter); fix the survival table or drop those rows.")
     if by is None:
         groups = pd.Series("all", index=df.index)
     elif bins is not None:
@@ -207,12 +276,61 @@ def kaplan_meier(table: pd.DataFrame, *, duration: str = "duration_months",
                   else pd.cut(df[by], bins, include_lowest=True)).astype(str)
     else:
         groups = df[by].astype(str)
+    return df, groups, entry
+
+
+def kaplan_meier(table: pd.DataFrame, *, duration: str = "duration_months",
+                 event: str = "event", entry: str | None = "entry_months",
+                 by: str | None = None, bins=None, alpha: float = 0.05) -> pd.DataFrame:
+    """Kaplan-Meier survival (share not yet churned) over time, by group, with delayed entry.
+
+    A customer first observed ``entry`` months after signup (signed up
+    before the data window opened) joins the risk set only then (left
+    truncation), as ``lifelines.KaplanMeierFitter().fit(durations, events,
+    entry=...)`` and statsmodels ``SurvfuncRight(..., entry=...)``.
+
+    Parameters
+    ----------
+    table : DataFrame
+        One row per customer, e.g. from :func:`cxkit.build_survival`.
+    duration, event : str
+        Time from signup to churn or censoring, and the 1/0 churn flag.
+    entry : str or None
+        Delayed-entry time (same unit as ``duration``). The default
+        ``"entry_months"`` is used when the table has that column (as
+        :func:`cxkit.build_survival` gives); ``None`` treats every customer
+        as observed from time 0.
+    by : str, optional
+        Column to split by; numeric columns are banded with ``bins`` (an
+        int = equal-count bands, or a list of edges).
+    bins : int or sequence, optional
+        Banding of a numeric ``by`` column.
+    alpha : float
+        Intervals are ``1 - alpha`` intervals.
+
+    Returns
+    -------
+    DataFrame
+        ``group, time, survival, conf_low, conf_high, at_risk``; survival
+        is a share (0-1) at each churn time, with a pointwise log-log interval.
+
+    Examples
+    --------
+    >>> import cxkit as cx
+    >>> surv = cx.build_survival(cx.load_data("sample"))
+    >>> km = cx.kaplan_meier(surv)
+    >>> round(float(km.loc[km["time"] <= 24, "survival"].iloc[-1]), 2)
+    0.67
+    """
+    df, groups, entry = _km_rows(table, duration=duration, event=event, entry=entry, by=by,
+                                 bins=bins, role="Kaplan-Meier")
     z = stats.norm.ppf(1 - alpha / 2)
     out = []
     for name in sorted(groups.unique()):
         part = df.loc[groups == name]
         sf = SurvfuncRight(part[duration].astype(float).to_numpy(),
-                           part[event].astype(float).to_numpy())
+                           part[event].astype(float).to_numpy(),
+                           entry=None if entry is None else part[entry].astype(float).to_numpy())
         s, se = sf.surv_prob, sf.surv_prob_se
         with np.errstate(divide="ignore", invalid="ignore"):
             theta = np.log(-np.log(s))
@@ -223,3 +341,39 @@ def kaplan_meier(table: pd.DataFrame, *, duration: str = "duration_months",
                                  "conf_high": np.where(s >= 1, 1.0, hi),
                                  "at_risk": sf.n_risk}))
     return pd.concat(out, ignore_index=True)
+
+
+def logrank_test(table: pd.DataFrame, *, by: str, duration: str = "duration_months",
+                 event: str = "event", entry: str | None = "entry_months", bins=None,
+                 strata: str | None = None) -> pd.DataFrame:
+    """Log-rank test that churn timing is the same in every group (statsmodels ``survdiff``).
+
+    Delayed entry is honoured as in :func:`kaplan_meier`: a customer joins
+    the risk sets only from ``entry`` on.
+
+    Parameters
+    ----------
+    by : str
+        Group column (a numeric column is banded with ``bins``).
+    strata : str, optional
+        Stratified log-rank test (groups compared within each stratum).
+
+    Returns
+    -------
+    DataFrame
+        One row: ``by, groups, statistic, df, p_value`` (chi-square with
+        ``groups - 1`` df).
+    """
+    df, groups, entry = _km_rows(table, duration=duration, event=event, entry=entry, by=by,
+                                 bins=bins, role="Log-rank")
+    if groups.nunique() < 2:
+        raise ModelError(f"Log-rank: {by!r} has a single group in the rows used; it needs two "
+                         f"or more to compare.")
+    kwargs = {"entry": df[entry].astype(float).to_numpy()} if entry else {}
+    if strata:
+        models.check_columns(table, [strata], role="Strata")
+        kwargs["strata"] = df[strata].to_numpy()
+    stat, p = survdiff(df[duration].astype(float).to_numpy(), df[event].astype(float).to_numpy(),
+                       groups.to_numpy(), **kwargs)
+    return pd.DataFrame([{"by": by, "groups": int(groups.nunique()), "statistic": float(stat),
+                          "df": int(groups.nunique() - 1), "p_value": float(p)}])

@@ -2,11 +2,16 @@
 
 import numpy as np
 import pytest
+from lifelines import KaplanMeierFitter
 from lifelines.datasets import load_rossi
+from lifelines.statistics import logrank_test as lifelines_logrank_test
+from lifelines.utils import concordance_index
 from statsmodels.duration.hazard_regression import PHReg
 
 from cxkit.exceptions import ModelError
-from cxkit.survival import fit_churn_timing, kaplan_meier, ph_test
+from cxkit.outcomes import build_survival
+from cxkit.survival import concordance, fit_churn_timing, kaplan_meier, logrank_test, ph_test
+from cxkit.synth import make_sample
 
 COVS = ["fin", "age", "race", "wexp", "mar", "paro", "prio"]
 # Fox (2002), "Cox proportional-hazards regression for survival data", Efron ties.
@@ -28,6 +33,71 @@ def test_matches_published_coefficients(cox):
     est = cox.tidy().set_index("term")["estimate"]
     for term, value in PUBLISHED.items():
         assert est[term] == pytest.approx(value, abs=1e-3)
+
+
+# R 4.x, survival package, Efron ties (R's default):
+#
+#   > library(survival); library(carData)
+#   > mod.allison <- coxph(Surv(week, arrest) ~ fin + age + race + wexp + mar + paro + prio,
+#   +                      data = Rossi)
+#   > summary(mod.allison)
+#   n= 432, number of events= 114
+#            coef exp(coef) se(coef)      z Pr(>|z|)
+#   fin  -0.37942   0.68426  0.19138 -1.983  0.04742 *
+#   age  -0.05744   0.94418  0.02200 -2.611  0.00903 **
+#   race  0.31390   1.36875  0.30799  1.019  0.30812
+#   wexp -0.14980   0.86088  0.21222 -0.706  0.48029
+#   mar  -0.43370   0.64810  0.38187 -1.136  0.25606
+#   paro -0.08487   0.91863  0.19576 -0.434  0.66461
+#   prio  0.09150   1.09581  0.02865  3.194  0.00140 **
+#   Concordance= 0.64  (se = 0.027 )
+#   Likelihood ratio test= 33.27  on 7 df,   p=2e-05
+#   Wald test            = 32.11  on 7 df,   p=4e-05
+#   Score (logrank) test = 33.53  on 7 df,   p=2e-05
+#
+# More digits, from the same fit:
+#   > cat(round(mod.allison$coefficients, 8), sep = ", ")     # as pasted in lifelines'
+#   -0.3794222, -0.0574377, 0.3138998, -0.1497957, -0.4337039, -0.0848711, 0.0914971
+#   (test_coef_output_against_R_super_accurate)
+#   > coef(summary(mod.allison))[, "se(coef)"]                # as pasted in Survival.jl's
+#   0.191379 0.0219995 0.307993 0.212224 0.381868 0.195757 0.0286485    # Cox test table
+R_COEF = [-0.3794222, -0.0574377, 0.3138998, -0.1497957, -0.4337039, -0.0848711, 0.0914971]
+R_SE = [0.191379, 0.0219995, 0.307993, 0.212224, 0.381868, 0.195757, 0.0286485]
+R_SE_PRINTED = [0.19138, 0.02200, 0.30799, 0.21222, 0.38187, 0.19576, 0.02865]
+
+
+def test_rossi_matches_r_coxph(cox):
+    tidy = cox.tidy().set_index("term").loc[COVS]
+    np.testing.assert_allclose(tidy["estimate"], R_COEF, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(tidy["std_error"], R_SE, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(tidy["std_error"], R_SE_PRINTED, rtol=0, atol=5e-6)
+    d = cox.diagnostics
+    assert round(d["lr_statistic"], 2) == 33.27 and d["lr_df"] == 7
+    assert d["lr_statistic"] == pytest.approx(2 * (d["partial_loglik"] - d["null_partial_loglik"]))
+    assert f"{d['lr_p_value']:.0e}" == "2e-05"
+    assert round(d["concordance"], 2) == 0.64
+    assert "Likelihood-ratio test 33.27 on 7 df" in cox.caveat
+    assert "concordance: " in repr(cox.summary()) and "lr_statistic: " in repr(cox.summary())
+
+
+def test_concordance_equals_lifelines(rossi, cox):
+    # lifelines.CoxPHFitter().fit(rossi, "week", "arrest").concordance_index_ == 0.6403292...
+    # concordance_index takes predicted survival, so it gets minus the linear predictor
+    risk = np.asarray(cox.model_result.model.exog) @ np.asarray(cox.model_result.params)
+    expected = concordance_index(rossi["week"], -risk, rossi["arrest"])
+    assert cox.diagnostics["concordance"] == pytest.approx(expected, abs=1e-12)
+    assert expected == pytest.approx(0.6403292, abs=1e-6)
+
+
+def test_concordance_by_hand():
+    # churn at 1 (risk 3), 2 (risk 1), 3 (risk 2), censored at 3 (risk 2):
+    # comparable pairs (1 vs 2, 3, 3c), (2 vs 3, 3c), (3 vs 3c)
+    # concordant: 1>2, 1>3, 1>3c; discordant: 2<3, 2<3c; tied: 3=3c -> (3 + 0.5) / 6
+    c = concordance([1, 2, 3, 3], [1, 1, 1, 0], [3, 1, 2, 2])
+    assert c == pytest.approx(3.5 / 6)
+    # entering after the first churn removes every pair with it: 2 discordant, 1 tied
+    c = concordance([1, 2, 3, 3], [1, 1, 1, 0], [3, 1, 2, 2], entry=[0, 1.5, 1.5, 1.5])
+    assert c == pytest.approx(0.5 / 3)
 
 
 def test_matches_direct_phreg(rossi, cox):
@@ -103,3 +173,59 @@ def test_kaplan_meier_by_band(rossi):
     assert km.groupby("group")["survival"].apply(lambda s: s.is_monotonic_decreasing).all()
     banded = kaplan_meier(rossi, duration="week", event="arrest", by="age", bins=3)
     assert banded["group"].nunique() == 3
+
+
+@pytest.fixture(scope="module")
+def sample_survival():
+    return build_survival(make_sample()[0])
+
+
+def test_kaplan_meier_equals_lifelines_late_entry(sample_survival):
+    s = sample_survival
+    assert (s["entry_months"] > 0).sum() > 1000  # many customers signed up before the window
+    km = kaplan_meier(s, entry="entry_months")
+    lifelines_km = KaplanMeierFitter().fit(s["duration_months"], s["event"],
+                                           entry=s["entry_months"])
+    expected = lifelines_km.survival_function_at_times(km["time"]).to_numpy()
+    np.testing.assert_allclose(km["survival"], expected, rtol=0, atol=1e-6)
+    assert len(km) == s["event"].sum()  # one row per churn time (continuous times)
+    # ignoring the delayed entry overstates survival by counting left-truncated customers
+    # as at risk since signup
+    naive = kaplan_meier(s, entry=None)
+    at24 = km.loc[km["time"] <= 24, "survival"].iloc[-1]
+    naive24 = naive.loc[naive["time"] <= 24, "survival"].iloc[-1]
+    assert naive24 - at24 > 0.05
+    # the default reads entry_months from a survival table
+    np.testing.assert_array_equal(kaplan_meier(s)["survival"], km["survival"])
+
+
+def test_kaplan_meier_rejects_entry_after_exit(rossi):
+    d = rossi.assign(start=rossi["week"] + 1)
+    with pytest.raises(ModelError, match="start >= week"):
+        kaplan_meier(d, duration="week", event="arrest", entry="start")
+
+
+def test_logrank_equals_lifelines_without_entry(rossi):
+    # lifelines.statistics.logrank_test(T[fin == 0], T[fin == 1], E[fin == 0], E[fin == 1])
+    a, b = rossi[rossi["fin"] == 0], rossi[rossi["fin"] == 1]
+    expected = lifelines_logrank_test(a["week"], b["week"], a["arrest"], b["arrest"])
+    got = logrank_test(rossi, by="fin", duration="week", event="arrest", entry=None)
+    assert got.loc[0, "statistic"] == pytest.approx(expected.test_statistic, abs=1e-8)
+    assert got.loc[0, "p_value"] == pytest.approx(expected.p_value, abs=1e-8)
+    assert got.loc[0, "df"] == 1
+
+
+def test_logrank_with_entry_equals_cox_score_test(sample_survival):
+    # With delayed entry, the log-rank statistic is the score test of a Cox model with the
+    # group indicator (no tied churn times here, so the tie method does not matter):
+    # U(0)^2 / I(0) from PHReg(duration, group, status, entry=entry).
+    s = sample_survival
+    g = (s["plan"] == "basic").astype(float).to_numpy()[:, None]
+    model = PHReg(s["duration_months"].to_numpy(), g, status=s["event"].to_numpy(float),
+                  entry=s["entry_months"].to_numpy())
+    score = model.score(np.zeros(1))[0]
+    expected = score ** 2 / -model.hessian(np.zeros(1))[0, 0]
+    got = logrank_test(s.assign(basic=g[:, 0]), by="basic")
+    assert got.loc[0, "statistic"] == pytest.approx(expected, rel=1e-10)
+    ignoring_entry = logrank_test(s.assign(basic=g[:, 0]), by="basic", entry=None)
+    assert ignoring_entry.loc[0, "statistic"] != pytest.approx(expected, rel=1e-3)
