@@ -28,7 +28,9 @@ export values to the values cxkit should see (``null`` = missing). In YAML only
 ``true``/``false`` are booleans: ``Yes``/``No`` stay text.
 
 Derived columns (``derive``) are expressions in a small whitelisted language,
-documented and evaluated in :mod:`cxkit._derive`.
+documented and evaluated in :mod:`cxkit._derive`. A ``churn`` block
+(``churn: {inactive_days: 90}``) defines churn by inactivity for customers
+without ``churned_at``; see :mod:`cxkit._churn`.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pandas as pd
 import yaml
 
+from cxkit._churn import check_churn_config
 from cxkit._derive import FUNCTIONS, evaluate_expression, parse_expression
 from cxkit.exceptions import ConfigError
 from cxkit.schema import TABLES
@@ -50,7 +53,7 @@ from cxkit.schema import TABLES
 __all__ = ["SourceConfig", "TableConfig", "load_config", "parse_expression",
            "evaluate_expression", "FUNCTIONS"]
 
-TOP_KEYS = ("currency", "timezone", "as_of", "tables", "base_dir")
+TOP_KEYS = ("currency", "timezone", "as_of", "tables", "base_dir", "churn")
 TABLE_KEYS = ("path", "table", "columns", "datetime_format", "timezone", "values",
               "derive", "read_options")
 RESERVED = ("source_row", "source_file")
@@ -85,6 +88,7 @@ class SourceConfig:
     currency: str = "USD"
     timezone: str = "UTC"
     as_of: pd.Timestamp | None = None
+    churn: Mapping[str, Any] | None = None  # churn by inactivity (cxkit._churn)
 
 
 class _Loader(yaml.SafeLoader):
@@ -166,7 +170,8 @@ def load_config(source: str | Path | Mapping, *, base_dir: str | Path | None = N
                           "one row per customer).")
     parsed = {name: _table(name, spec, where) for name, spec in tables.items()}
     return SourceConfig(base_dir=folder, tables=MappingProxyType(parsed), currency=currency,
-                        timezone=tz, as_of=as_of)
+                        timezone=tz, as_of=as_of,
+                        churn=check_churn_config(raw.get("churn"), where))
 
 
 def _check_keys(d: Mapping, valid: tuple[str, ...], where: str) -> None:

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 import cxkit
+from cxkit._churn import churn_by_inactivity
 from cxkit._derive import Unreadable
 from cxkit.config import RESERVED, SourceConfig, TableConfig, evaluate_expression, load_config
 from cxkit.data import SupportData
@@ -120,6 +121,8 @@ def read_support_data(config="sample", *, as_of=None) -> SupportData:
     customers = clean.get("customers")
     if customers is None:
         customers = clean["customer_level"][["customer_id"]].copy()
+    elif cfg.churn is not None:  # no churned_at: churn by inactivity (cxkit._churn)
+        customers = churn_by_inactivity(customers, clean, as_of=when, **cfg.churn)
     return SupportData(customers=customers, tickets=clean.get("tickets"),
                        revenue=clean.get("revenue"), surveys=clean.get("surveys"),
                        quality=quality, quarantine=quarantine, currency=cfg.currency,
