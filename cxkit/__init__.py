@@ -76,6 +76,7 @@ _LAZY = {
     "kaplan_meier": "survival",
     "logrank_test": "survival",
     "ph_test": "survival",
+    "describe_sensitivity": "sensitivity",
     "make_sample": "synth",
     "describe_quality": "validate",
     "what_if": "whatif",
@@ -126,6 +127,7 @@ if TYPE_CHECKING:  # static analysers and IDEs see the eager imports
     from cxkit.report import write_results
     from cxkit.revenue import fit_revenue
     from cxkit.schema import describe_schema
+    from cxkit.sensitivity import describe_sensitivity
     from cxkit.survival import fit_churn_timing, kaplan_meier, logrank_test, ph_test
     from cxkit.synth import make_sample
     from cxkit.validate import describe_quality
