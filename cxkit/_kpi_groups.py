@@ -172,7 +172,8 @@ def active_counts(customers, *, cust_keys, starts, ends, inclusive_end):
     churn = churn.where(churn.isna() | (churn >= signup), signup)  # churn never before signup
     starts = np.asarray(starts, dtype="datetime64[ns]")
     ends = np.asarray(ends, dtype="datetime64[ns]")
-    groups = cust.groupby(cust_keys, sort=False).groups if cust_keys else {(): cust.index}
+    by = cust_keys[0] if len(cust_keys) == 1 else cust_keys  # a one-item list warns on pandas 3
+    groups = cust.groupby(by, sort=False).groups if cust_keys else {(): cust.index}
     rows = []
     for label, idx in groups.items():
         s = np.sort(signup.loc[idx].dropna().to_numpy())

@@ -231,12 +231,12 @@ class _Context:
         """
         if pd.api.types.is_datetime64_any_dtype(s):
             return self._to_reporting(s)
-        text = s.astype(object).where(s.notna(), None)
-        text = text.map(lambda v: v if v is None else str(v).strip())
+        text = _text(s)
         fmt = self.tcfg.datetime_format
         zoned = pd.Series(False, index=text.index)
         if fmt is None or "%z" in fmt or "%Z" in fmt:
-            zoned = text.map(lambda v: v is not None and bool(_OFFSET.search(v))).astype(bool)
+            zoned = pd.Series([v is not None and bool(_OFFSET.search(v)) for v in text],
+                              index=text.index, dtype=bool)
         out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
         if (~zoned).any():
             naive = pd.to_datetime(text[~zoned], format=fmt or "ISO8601", errors="coerce")
@@ -302,8 +302,9 @@ def _read_one(path: str, name: str, tcfg: TableConfig) -> pd.DataFrame:
     except TypeError as exc:
         raise ConfigError(f"tables.{tcfg.name}.read_options: {exc}.") from None
     except Exception as exc:  # pandas, pyarrow and duckdb each raise their own types
+        first = str(exc).replace(path, name).splitlines()[0][:200]  # no machine paths
         raise SourceError(f"{name}: cannot read table {tcfg.name} ({type(exc).__name__}: "
-                          f"{str(exc).splitlines()[0][:200]}). Check the file type, "
+                          f"{first}). Check the file type, "
                           f"`tables.{tcfg.name}.read_options` (delimiter, encoding) and "
                           "`table` for DuckDB files.") from None
 
@@ -384,8 +385,9 @@ def _notes(export: pd.Series, given: pd.Series, mask: pd.Series, label: str) -> 
 
 def _text(s: pd.Series) -> pd.Series:
     """Stripped text with empty strings as missing."""
-    out = s.astype(object).map(lambda v: None if v is None or v is pd.NA or v != v else str(v).strip())
-    return out.where(out != "", None)
+    # built as a list: Series.map would infer pandas 3's string dtype, whose missing value is NaN
+    out = [None if v is None or v is pd.NA or v != v else str(v).strip() for v in s.astype(object)]
+    return pd.Series([v if v else None for v in out], index=s.index, dtype=object)
 
 
 def _coerce(s: pd.Series, kind: str, col: str, ctx: _Context, derived: bool = False):
@@ -393,8 +395,7 @@ def _coerce(s: pd.Series, kind: str, col: str, ctx: _Context, derived: bool = Fa
     if kind in ("id", "text"):
         if pd.api.types.is_float_dtype(s) and (s.dropna() % 1 == 0).all():
             s = s.astype("Int64")
-        text = _text(s)
-        return text.astype(str).where(text.notna(), None).astype(object), pd.Series(False, index=s.index)
+        return _text(s), pd.Series(False, index=s.index)
     if kind == "datetime":
         text = s if pd.api.types.is_datetime64_any_dtype(s) else _text(s)
         out = text if derived and pd.api.types.is_datetime64_any_dtype(text) \
@@ -405,7 +406,8 @@ def _coerce(s: pd.Series, kind: str, col: str, ctx: _Context, derived: bool = Fa
     elif kind == "bool":
         if pd.api.types.is_bool_dtype(s):
             return s, pd.Series(False, index=s.index)
-        text = _text(s).map(lambda v: v if v is None else v.lower())
+        text = _text(s)
+        text = pd.Series([v if v is None else v.lower() for v in text], index=s.index, dtype=object)
         out = text.map(lambda v: True if v in TRUE else False if v in FALSE else None)
         out = out.astype("boolean")
         text = text.where(~(text.notna() & out.isna()), _text(s))

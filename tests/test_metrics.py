@@ -127,7 +127,7 @@ def test_monthly_kpis_include_the_empty_month(data):
 def test_weeks_start_on_monday_and_quarters_are_calendar(data):
     weeks = metrics.compute_kpis(data, period="W")
     assert weeks["period"].iloc[0] == T("2024-01-01")  # Tue 2 Jan -> Mon 1 Jan
-    assert (weeks["period"].dt.dayofweek == 0).all()
+    assert (weeks["period"].dt.day_of_week == 0).all()
     assert len(weeks) == 10 and weeks["n_tickets"].sum() == 4  # 1 Jan .. 4 Mar
     assert row(weeks, period=T("2024-01-15"))["n_tickets"] == 1
     quarters = metrics.compute_kpis(data, period="Q")

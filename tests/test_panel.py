@@ -216,7 +216,7 @@ def test_quarterly_periods_resolve_more_tickets_in_window():
 
 def test_weekly_periods_are_iso_weeks():
     panel = build_panel(fixture_data(), period="W")
-    assert (panel.period.dt.dayofweek == 0).all()
+    assert (panel.period.dt.day_of_week == 0).all()
     assert ((panel.period_end - panel.period) == pd.Timedelta(days=7)).all()
     # T3 (Wed 31 Jan 22:00) is answered and resolved inside the week starting Mon 29 Jan
     check(row(panel, "A", "2024-01-29"), ticket_count=1, first_response_minutes_median=180.0,
@@ -281,7 +281,8 @@ def test_text_timestamps_raise_schema_error():
 
 def _perturb_after(data: SupportData, cutoff: pd.Timestamp, rng: np.random.Generator) -> SupportData:
     """Change every fact that becomes known at or after ``cutoff``; leave the rest alone."""
-    later = lambda n: cutoff + pd.to_timedelta(rng.uniform(0, 60 * 24 * 3600, n), unit="s")  # noqa: E731
+    later = lambda n: (cutoff + pd.to_timedelta(rng.uniform(0, 60 * 24 * 3600, n),  # noqa: E731
+                                                unit="s")).floor("us")  # fits pandas 3's us columns
     t = data.tickets.copy()
     after = (t.created_at >= cutoff).to_numpy()
     t.loc[after, "created_at"] = later(after.sum()).to_numpy()

@@ -88,7 +88,7 @@ def test_forest_plot_draws_each_driver(result):
 
 
 def test_km_plot_one_curve_per_group():
-    from lifelines.datasets import load_rossi
+    from toy_data import load_rossi
 
     from cxkit.survival import kaplan_meier
 

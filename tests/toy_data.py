@@ -37,3 +37,10 @@ def toy_panel(n_customers=800, periods=6, seed=1):
     df.loc[df["outcome_observed"] == False, "churned_next"] = np.nan
     df.attrs.update({"period": "M", "horizon": 1, "currency": "EUR"})
     return df
+
+
+def load_rossi():
+    """The Rossi recidivism data (432 rows; see ``fixtures/rossi/README.md``)."""
+    from pathlib import Path
+
+    return pd.read_csv(Path(__file__).parent / "fixtures" / "rossi" / "rossi.csv")
