@@ -65,6 +65,7 @@ _LAZY = {
     "fit_retention": "models",
     "fit_revenue": "revenue",
     "build_survival": "outcomes",
+    "build_churn_intervals": "outcomes",
     "build_panel": "panel",
     "forest_plot": "plots",
     "km_plot": "plots",
@@ -121,7 +122,7 @@ if TYPE_CHECKING:  # static analysers and IDEs see the eager imports
         channel_mix, compute_kpis, contact_rate, kpi_trend_plot, nps, reason_mix,
     )
     from cxkit.models import fit_retention
-    from cxkit.outcomes import build_survival
+    from cxkit.outcomes import build_churn_intervals, build_survival
     from cxkit.panel import build_panel
     from cxkit.plots import forest_plot, km_plot, quadrant_plot, set_theme
     from cxkit.report import write_results

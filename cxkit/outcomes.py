@@ -3,7 +3,9 @@
 :data:`OUTCOMES` documents every outcome column of the panel built by
 :func:`cxkit.panel.build_panel` (definition and unit); :func:`build_survival`
 gives one row per customer for churn-timing models (Kaplan-Meier, Cox) with
-delayed entry and right censoring.
+delayed entry and right censoring; :func:`build_churn_intervals` turns the
+panel into counting-process intervals (one per customer and period, exposure
+in period t, churn in t+1) for a Cox model with time-varying support metrics.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from cxkit.data import SupportData
 from cxkit.exceptions import SchemaError
 from cxkit.panel import period_grid
 
-__all__ = ["OUTCOMES", "build_survival", "DAYS_PER_MONTH"]
+__all__ = ["OUTCOMES", "build_survival", "build_churn_intervals", "DAYS_PER_MONTH"]
 
 DAYS_PER_MONTH = 30.4375  # average Gregorian month, used for every *_months column
 
@@ -137,6 +139,54 @@ def build_survival(data: SupportData, *, start=None, end=None) -> pd.DataFrame:
     out.insert(out.columns.get_loc("ticket_count") + 1, "tickets_per_month",
                (out["ticket_count"] / observed).where(observed > 0))
     return out.sort_values("customer_id", kind="stable").reset_index(drop=True)
+
+
+def build_churn_intervals(panel: pd.DataFrame, *,
+                          design: str = "quality_given_contact") -> pd.DataFrame:
+    """Counting-process churn intervals from the panel: exposure in t, churn in t+1.
+
+    One row per panel row whose next-period outcome is observed: the
+    customer is at risk from ``start_months`` (tenure when period t ends) to
+    ``stop_months`` (``horizon`` periods later), ``churned_next`` says whether they
+    churned in that interval, and the row's support metrics are those of
+    period t, measured strictly before the interval. Fit with
+    ``fit_churn_timing(intervals, duration="stop_months", entry="start_months",
+    event="churned_next", cluster="customer_id", covariates=...)``: a Cox
+    model on the tenure time scale with time-varying support metrics
+    (Andersen-Gill); tenure is the time axis, so it is not a covariate.
+
+    Parameters
+    ----------
+    panel : DataFrame
+        From :func:`cxkit.build_panel` (needs ``customer_id``, ``period``,
+        ``period_end``, ``tenure_months``, ``churned_next``).
+    design : {"quality_given_contact", "all"}
+        Keep only intervals after a period with a ticket (quality metrics
+        exist only then), or every interval.
+
+    Returns
+    -------
+    DataFrame
+        The panel's columns plus ``start_months`` and ``stop_months``; the
+        ``horizon`` and ``design`` the intervals rest on are in ``.attrs``.
+    """
+    from cxkit.models import check_columns
+
+    check_columns(panel, ["customer_id", "period", "period_end", "tenure_months",
+                          "churned_next"], role="Churn intervals")
+    rows = panel.loc[panel["churned_next"].notna()]
+    if design == "quality_given_contact":
+        check_columns(panel, ["contacted"], role="Design")
+        rows = rows.loc[rows["contacted"].fillna(False).astype(bool)]
+    elif design != "all":
+        raise SchemaError(f"design={design!r} is unknown; use 'quality_given_contact' or 'all'.")
+    horizon = int(panel.attrs.get("horizon", 1) or 1)
+    length = _months(rows["period_end"] - rows["period"])
+    out = rows.copy()
+    out["start_months"] = rows["tenure_months"] + length
+    out["stop_months"] = out["start_months"] + horizon * length
+    out.attrs = {**panel.attrs, "design": design}
+    return out.reset_index(drop=True)
 
 
 def _ticket_summary(tickets: pd.DataFrame | None, customer_id: pd.Series, stop: pd.Series,

@@ -105,6 +105,31 @@ def concordance(time, event, risk, *, entry=None, strata=None) -> float:
     return float((good + tied / 2) / total) if total else float("nan")
 
 
+def _drop_never_at_risk(df, dropped, *, duration, event, entry, strata):
+    """Drop rows at risk at no churn time of their stratum (counted).
+
+    Such rows (e.g. an interval that ends before the first churn) add
+    nothing to the partial likelihood, so estimates do not change; statsmodels'
+    score residuals, which the clustered covariance needs, are undefined for them.
+    """
+    stop = df[duration].astype(float).to_numpy()
+    start = df[entry].astype(float).to_numpy() if entry else np.full(len(df), -np.inf)
+    died = df[event].astype(float).to_numpy() > 0
+    groups = pd.factorize(df[strata])[0] if strata else np.zeros(len(df), int)
+    at_risk = np.zeros(len(df), bool)
+    for g in np.unique(groups):
+        ins = groups == g
+        times = np.unique(stop[ins & died])
+        lo = np.searchsorted(times, start[ins], side="right")  # first churn time > start
+        hi = np.searchsorted(times, stop[ins], side="right")  # churn times <= stop
+        at_risk[ins] = hi > lo
+    row = {"step": "never_at_risk", "reason": "at risk at no churn time (adds nothing to the "
+           "partial likelihood)", "rows_dropped": int((~at_risk).sum()),
+           "rows_remaining": int(at_risk.sum())}
+    return (df.loc[at_risk].reset_index(drop=True),
+            pd.concat([dropped, pd.DataFrame([row])], ignore_index=True))
+
+
 def ph_test(result: ModelResult, *, transform: str = "rank") -> pd.DataFrame:
     """Proportional-hazards check per covariate (Grambsch-Therneau score test).
 
@@ -152,6 +177,48 @@ def _fit_facts(model, res, df: pd.DataFrame, *, duration, event, entry, strata) 
             "lr_df": k, "lr_p_value": float(stats.chi2.sf(lr, k)), "concordance": c}
 
 
+def _damped_start(model, *, max_iter: int = 100) -> np.ndarray:
+    """Maximise the partial likelihood by Newton steps halved until it improves.
+
+    statsmodels' Newton steps have no step-size control, so a covariate
+    measured in large units (resolution hours up to hundreds) can overshoot
+    into a region where the partial likelihood is not finite. The result is
+    used as ``start_params`` of the ordinary fit, which then converges in a
+    step and computes the covariance as usual.
+    """
+    beta = np.zeros(model.exog.shape[1])
+    ll = model.loglike(beta)
+    for _ in range(max_iter):
+        step = np.linalg.solve(-model.hessian(beta), model.score(beta))
+        t = 1.0
+        while t > 1e-10:
+            new = beta + t * step
+            new_ll = model.loglike(new)
+            if np.isfinite(new_ll) and new_ll >= ll:
+                break
+            t /= 2
+        else:
+            break
+        beta, done = new, abs(new_ll - ll) < 1e-12
+        ll = new_ll
+        if done:
+            break
+    return beta
+
+
+def _exposure_check(table: pd.DataFrame) -> dict:
+    """Guardrail row: are the covariates measured before the interval they predict?"""
+    horizon = table.attrs.get("horizon")
+    if isinstance(horizon, (int, np.integer)) and horizon >= 1 and "start_months" in table:
+        return {"check": "exposure_before_outcome", "status": "passes",
+                "detail": f"covariates of period t, churn counted over the next {horizon} "
+                          f"period(s) (counting-process intervals)"}
+    return {"check": "exposure_before_outcome", "status": "warning",
+            "detail": "cannot confirm the covariates precede the churn they predict (one row "
+                      "per customer, e.g. lifetime summaries that include tickets close to "
+                      "churn); use build_churn_intervals for time-varying support metrics"}
+
+
 def fit_churn_timing(table: pd.DataFrame, *, covariates, duration: str = "duration_months",
                      event: str = "event", entry: str | None = None, strata: str | None = None,
                      cluster: str | None = None, alpha: float = 0.05) -> ModelResult:
@@ -187,6 +254,8 @@ def fit_churn_timing(table: pd.DataFrame, *, covariates, duration: str = "durati
     covariates = list(covariates)
     df, dropped = _clean(table, duration=duration, event=event, entry=entry,
                          covariates=covariates, strata=strata, cluster=cluster)
+    df, dropped = _drop_never_at_risk(df, dropped, duration=duration, event=event, entry=entry,
+                                      strata=strata)
     events = int(df[event].sum())
     if events < 20:
         raise ModelError(f"Too few events for {event!r}: {events} churns in {len(df):,} rows; "
@@ -210,6 +279,9 @@ def fit_churn_timing(table: pd.DataFrame, *, covariates, duration: str = "durati
         warnings.simplefilter("always")
         try:
             res = model.fit(**fit_kwargs)
+            if not np.all(np.isfinite(res.bse)):  # Newton overshot on a wide-ranged covariate
+                caught.clear()
+                res = model.fit(start_params=_damped_start(model), **fit_kwargs)
         except np.linalg.LinAlgError as exc:
             raise ModelError(f"Cox model: singular information matrix ({exc}); check "
                              f"{', '.join(covariates)} for collinearity.") from None
@@ -237,18 +309,28 @@ def fit_churn_timing(table: pd.DataFrame, *, covariates, duration: str = "durati
         effect_unit="hazard ratio", outcome_label="churn", alpha=alpha, tidy_table=tidy,
         effects_table=effects, dropped_table=dropped, guardrails_table=pd.DataFrame(),
         diagnostics={"events": events, "ties": "efron", "delayed_entry": bool(entry),
-                     **fit_facts},
+                     "clusters": int(df[cluster].nunique()) if cluster else None,
+                     "design": table.attrs.get("design"), **fit_facts},
         model_result=res)
     ph = ph_test(result)
-    checks = pd.DataFrame({"check": "proportional_hazards:" + ph["term"],
-                           "status": np.where(ph["verdict"] == "ok", "passes", "warning"),
-                           "detail": [f"Schoenfeld trend p = {p:.3g}" for p in ph["p_value"]]})
+    ordered = _exposure_check(table)
+    checks = pd.concat([pd.DataFrame([ordered]), pd.DataFrame({
+        "check": "proportional_hazards:" + ph["term"],
+        "status": np.where(ph["verdict"] == "ok", "passes", "warning"),
+        "detail": [f"Schoenfeld trend p = {p:.3g}" for p in ph["p_value"]]})],
+        ignore_index=True)
     bad = ph.loc[ph["verdict"] == "violated", "term"].tolist()
     caveat = (f"Cox model of time to churn on {len(df):,} rows ({events:,} churns); hazard "
               f"ratios compare churn speed at any moment, adjusted for the other covariates. "
               f"Likelihood-ratio test {fit_facts['lr_statistic']:.2f} on {fit_facts['lr_df']} "
               f"df (p = {fit_facts['lr_p_value']:.2g}); concordance "
               f"{fit_facts['concordance']:.2f}. "
+              + (f"Standard errors clustered by {cluster}. " if cluster else
+                 "Model-based standard errors (no clustering). ")
+              + ("Covariates are measured in the period before each interval. "
+                 if ordered["status"] == "passes" else
+                 "Covariates may include what happened just before churn (e.g. lifetime "
+                 "summaries): read the hazard ratios as description, not effects. ")
               + (f"Proportional hazards look violated for {', '.join(bad)}: their hazard ratio "
                  f"is an average over time; consider strata or a time interaction."
                  if bad else "Proportional-hazards check passes."))

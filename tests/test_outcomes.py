@@ -124,3 +124,20 @@ def test_outcome_definitions_document_every_panel_outcome():
     for col in ("churned_in_period", "churned_next", "revenue_next_amount",
                 "repeat_purchase_next", "revenue_change_amount", "nps_next", "outcome_observed"):
         assert OUTCOMES[col]["definition"] and OUTCOMES[col]["unit"], col
+
+
+def test_churn_intervals_follow_the_exposure_period():
+    from cxkit.outcomes import build_churn_intervals
+    from cxkit.panel import build_panel
+    from cxkit.synth import make_sample
+
+    panel = build_panel(make_sample(n_customers=300, months=8)[0])
+    iv = build_churn_intervals(panel)
+    assert iv["contacted"].all() and iv["churned_next"].notna().all()
+    period_months = (iv["period_end"] - iv["period"]).dt.days / DAYS_PER_MONTH
+    # the interval starts when period t ends and lasts one period: exposure strictly before
+    np.testing.assert_allclose(iv["start_months"], iv["tenure_months"] + period_months)
+    np.testing.assert_allclose(iv["stop_months"] - iv["start_months"], period_months)
+    assert iv.attrs["horizon"] == 1 and iv.attrs["design"] == "quality_given_contact"
+    everyone = build_churn_intervals(panel, design="all")
+    assert len(everyone) == int(panel["churned_next"].notna().sum()) > len(iv)

@@ -226,3 +226,37 @@ def test_logrank_with_entry_equals_cox_score_test(sample_survival):
     assert got.loc[0, "statistic"] == pytest.approx(expected, rel=1e-10)
     ignoring_entry = logrank_test(s.assign(basic=g[:, 0]), by="basic", entry=None)
     assert ignoring_entry.loc[0, "statistic"] != pytest.approx(expected, rel=1e-3)
+
+
+def test_counting_process_cox_on_the_panel():
+    from cxkit.evidence import CONFOUNDED, DESIGN_BASED, evidence_labels
+    from cxkit.outcomes import build_churn_intervals
+    from cxkit.panel import build_panel
+
+    iv = build_churn_intervals(build_panel(make_sample(n_customers=1500, months=12)[0]))
+    # hours up to hundreds make statsmodels' undamped Newton overshoot; the fit must still land
+    res = fit_churn_timing(iv, covariates=["resolution_hours_mean", "fcr_rate",
+                                           "ticket_count_prior", "C(plan)"],
+                           duration="stop_months", entry="start_months", event="churned_next",
+                           cluster="customer_id")
+    direct = PHReg.from_formula("stop_months ~ resolution_hours_mean + fcr_rate + "
+                                "ticket_count_prior + C(plan)", res_rows := iv.dropna(
+                                    subset=["resolution_hours_mean", "fcr_rate",
+                                            "ticket_count_prior"]),
+                                status=res_rows["churned_next"], entry=res_rows["start_months"],
+                                ties="efron")
+    score = direct.score(np.asarray(res.model_result.params))
+    assert np.abs(score).max() < 1e-4  # a maximum of the partial likelihood
+    status = res.guardrails.set_index("check")["status"]
+    assert status["exposure_before_outcome"] == "passes"
+    assert "clustered by customer_id" in res.caveat
+    labels = evidence_labels(res)
+    assert labels["fcr_rate"] == DESIGN_BASED and labels["ticket_count_prior"] == CONFOUNDED
+
+
+def test_lifetime_summary_cox_is_flagged_as_description(sample_survival):
+    res = fit_churn_timing(sample_survival, covariates=["tickets_per_month"],
+                           entry="entry_months")
+    status = res.guardrails.set_index("check")["status"]
+    assert status["exposure_before_outcome"] == "warning"
+    assert "description, not effects" in res.caveat

@@ -1,0 +1,105 @@
+"""Evidence labels: what kind of claim each estimate supports.
+
+Every estimate cxkit reports carries one of three labels:
+
+* ``design-based`` — a support-quality driver measured strictly before the
+  outcome, in a design whose checks did not fail (for the panel models:
+  outcome in a later period, quality given contact, no failed placebo). It
+  still rests on no unmeasured confounding; its E-value or robustness value
+  says how strong a confounder would have to be to explain it away.
+* ``association only`` — a relation the design cannot order in time or
+  protect (one row per customer, lifetime summaries, all customers compared
+  on quality metrics that exist only for those who contacted support, a
+  failed placebo), and every adjustment term (plan, tenure, ...).
+* ``confounded by construction`` — an exposure that measures how much help a
+  customer needed (ticket volume, contact rate, having contacted support at
+  all, and any metric the registry marks so). Customers with more problems
+  both need more help and churn more, so no adjustment for observed
+  variables makes such an estimate an effect of support. It is shown only
+  in the naive-versus-adjusted comparison, never as a finding.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+__all__ = ["DESIGN_BASED", "ASSOCIATION", "CONFOUNDED", "EVIDENCE_LABELS", "HELP_NEEDED",
+           "EVIDENCE_NOTES", "is_help_needed", "evidence_label", "evidence_labels", "is_finding"]
+
+DESIGN_BASED = "design-based"
+ASSOCIATION = "association only"
+CONFOUNDED = "confounded by construction"
+EVIDENCE_LABELS = (DESIGN_BASED, ASSOCIATION, CONFOUNDED)
+
+#: Plain-words reading of each label (reports and summaries).
+EVIDENCE_NOTES = {
+    DESIGN_BASED: "support quality measured before the outcome in a checked design; "
+                  "causal only if no unmeasured confounder is as strong as its E-value",
+    ASSOCIATION: "an association the design cannot order in time or protect; not an effect",
+    CONFOUNDED: "measures how much help a customer needed, which problem-prone customers "
+                "need more of and churn more: confounded by construction, never a finding",
+}
+
+#: Panel and survival-table columns that measure how much help a customer needed.
+HELP_NEEDED = frozenset({
+    "ticket_count", "ticket_count_prior", "tickets_per_month", "contacted", "contact_rate",
+    "contacts_per_customer", "resolved_count", "open_count", "csat_count", "ces_count",
+})
+
+
+def _registry_flagged() -> frozenset:
+    """Metrics the metric registry marks as measuring how much help was needed."""
+    try:
+        from cxkit import registry
+    except ImportError:  # the registry is optional for this module
+        return frozenset()
+    flagged = getattr(registry, "help_needed_metrics", None)
+    return frozenset(flagged()) if callable(flagged) else frozenset()
+
+
+def _column(term: str) -> str:
+    """The column behind a formula term: ``np.log1p(ticket_count)`` -> ``ticket_count``."""
+    inner = re.findall(r"[A-Za-z_][A-Za-z0-9_]*", re.sub(r"np\.\w+", "", str(term)))
+    names = [n for n in inner if n not in {"C", "I", "Q", "T", "log", "log1p", "sqrt", "exp"}]
+    return names[0] if names else str(term)
+
+
+def is_help_needed(term: str) -> bool:
+    """Whether ``term`` measures how much help a customer needed (volume, contact)."""
+    col = _column(term)
+    return col in HELP_NEEDED or col in _registry_flagged() or col.startswith("ticket_count")
+
+
+def _design_ok(result) -> bool:
+    checks = result.guardrails
+    if not len(checks):
+        return False
+    status = checks.set_index("check")["status"]
+    if status.get("exposure_before_outcome") != "passes":
+        return False
+    if (status == "fails").any():
+        return False
+    design = (result.diagnostics or {}).get("design")
+    return design != "all"  # quality metrics compared across contacted and silent customers
+
+
+def evidence_label(result, term: str) -> str:
+    """The evidence label of one term of a fitted :class:`~cxkit.results.ModelResult`."""
+    if is_help_needed(term):
+        return CONFOUNDED
+    if term not in result.drivers:
+        return ASSOCIATION  # adjustment terms and the intercept are not effects
+    return DESIGN_BASED if _design_ok(result) else ASSOCIATION
+
+
+def evidence_labels(result, terms=None) -> pd.Series:
+    """Evidence label per term (default: every term of ``result.tidy()``), indexed by term."""
+    terms = list(result.tidy_table["term"]) if terms is None else list(terms)
+    return pd.Series([evidence_label(result, t) for t in terms], index=terms, name="evidence")
+
+
+def is_finding(evidence: str) -> bool:
+    """Whether an estimate with this label may be presented as a finding."""
+    return evidence != CONFOUNDED

@@ -1,0 +1,57 @@
+"""Tests of cxkit.evidence: every estimate's evidence label."""
+
+import pandas as pd
+import pytest
+
+from cxkit.evidence import (
+    ASSOCIATION, CONFOUNDED, DESIGN_BASED, evidence_label, evidence_labels, is_finding,
+    is_help_needed,
+)
+from cxkit.models import fit_retention
+
+
+@pytest.mark.parametrize("term", ["ticket_count", "ticket_count_prior", "np.log1p(ticket_count)",
+                                  "tickets_per_month", "contacted", "contact_rate"])
+def test_volume_and_contact_are_help_needed(term):
+    assert is_help_needed(term)
+
+
+@pytest.mark.parametrize("term", ["fcr_rate", "resolution_hours_mean", "csat_mean", "C(plan)"])
+def test_quality_metrics_are_not_help_needed(term):
+    assert not is_help_needed(term)
+
+
+def test_guarded_panel_model_labels(panel):
+    res = fit_retention(panel, drivers=["resolution_hours_mean", "fcr_rate", "ticket_count"],
+                        controls=["C(plan)", "ticket_count_prior"])
+    labels = evidence_labels(res)
+    assert labels["resolution_hours_mean"] == DESIGN_BASED
+    assert labels["fcr_rate"] == DESIGN_BASED
+    assert labels["ticket_count"] == CONFOUNDED  # however it is adjusted
+    assert labels["ticket_count_prior"] == CONFOUNDED
+    assert labels["C(plan)[T.pro]"] == ASSOCIATION  # an adjustment term, not an effect
+    assert not is_finding(labels["ticket_count"]) and is_finding(labels["fcr_rate"])
+
+
+def test_all_customers_design_is_association_only(panel):
+    res = fit_retention(panel, drivers=["resolution_hours_mean"], design="all",
+                        controls=["C(plan)"], placebo=False)
+    assert evidence_label(res, "resolution_hours_mean") == ASSOCIATION
+
+
+def test_one_row_per_customer_is_association_only(panel):
+    one = panel.loc[panel["period_index"] == 0].copy()
+    one.attrs = {}
+    one["churned"] = one["churned_next"]
+    res = fit_retention(one, drivers=["resolution_hours_mean"], outcome="churned",
+                        controls=["C(plan)"], cluster=None, design="all", placebo=False)
+    assert evidence_label(res, "resolution_hours_mean") == ASSOCIATION
+
+
+def test_failed_guardrail_demotes_to_association(panel):
+    res = fit_retention(panel, drivers=["fcr_rate"], controls=["C(plan)"], placebo=False)
+    assert evidence_label(res, "fcr_rate") == DESIGN_BASED
+    failed = pd.concat([res.guardrails, pd.DataFrame([{"check": "placebo_prior_revenue_change",
+                                                       "status": "fails", "detail": "x"}])])
+    object.__setattr__(res, "guardrails_table", failed)
+    assert evidence_label(res, "fcr_rate") == ASSOCIATION
