@@ -12,18 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-WEEK_ZERO = pd.Timestamp("1900-01-01")  # a Monday
-_WEEK_ZERO_DAYS = (WEEK_ZERO - pd.Timestamp("1970-01-01")).days
-
-
-def period_number(ts: pd.Timestamp, period: str) -> int:
-    """Integer period number of ``ts``: months since year 0 (``M``), quarters (``Q``),
-    or ISO weeks since Monday 1900-01-01 (``W``)."""
-    if period == "W":
-        return (ts.normalize() - WEEK_ZERO).days // 7
-    months = ts.year * 12 + ts.month - 1
-    return months // 3 if period == "Q" else months
-
+from cxkit.periods import period_number, period_numbers
 
 class Cells:
     """Integer keys of the dense customer x period grid: ``cell = cust * n_periods + p``.
@@ -42,16 +31,10 @@ class Cells:
 
     def periods(self, values) -> np.ndarray:
         """Period index of each timestamp (int64; NaT gives -1)."""
-        stamps = np.asarray(values, dtype="datetime64[ns]")
-        if self.period == "W":
-            days = stamps.astype("datetime64[D]").astype(np.int64)
-            number = (days - _WEEK_ZERO_DAYS) // 7
-        else:
-            number = stamps.astype("datetime64[M]").astype(np.int64) + 1970 * 12
-            if self.period == "Q":
-                number //= 3
+        number = period_numbers(values, self.period)
+        missing = number < 0
         number -= self.base
-        number[np.isnat(stamps)] = -1
+        number[missing] = -1
         return number
 
     def locate(self, frame: pd.DataFrame, time_column: str):

@@ -33,11 +33,11 @@ import pandas as pd
 
 from cxkit.data import SupportData
 from cxkit.exceptions import ParameterError, SchemaError
+from cxkit.periods import check_period, pandas_freq
 
 MISSING_LABEL = "(missing)"  # group label for rows with no value in a ``by`` column
 BY_CHOICES = ("segment", "channel", "reason", "team", "agent", "plan")
 CUSTOMER_KEYS = ("segment", "plan")  # ``by`` columns taken from ``customers``
-FREQ = {"W": "W-SUN", "M": "M", "Q": "Q-DEC"}  # pandas period frequency; weeks Monday..Sunday
 
 
 def frames(data, table: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
@@ -82,11 +82,8 @@ def as_by(by) -> list[str]:
 
 def as_freq(period) -> str | None:
     """The pandas frequency of ``period`` (``W``, ``M``, ``Q``), None for no period."""
-    if period is None:
-        return None
-    if period not in FREQ:
-        raise ParameterError(f"period={period!r} is not supported; use 'W', 'M', 'Q' or None.")
-    return FREQ[period]
+    period = check_period(period, optional=True)
+    return None if period is None else pandas_freq(period)
 
 
 def group_labels(values: pd.Series) -> pd.Series:

@@ -131,47 +131,39 @@ def run_query_slices(sql: str, name: str, slices: Iterable[pd.DataFrame], *,
             yield answer
 
 
-def panel_ticket_sql(*, columns: frozenset = frozenset()) -> str:
+def _reduction(statistic, col: str, code: int | None) -> str:
+    """One registry aggregation (:class:`cxkit.registry.Aggregation`) as a SQL expression."""
+    if code is not None:  # share of a family value among tickets with a code
+        return (f"avg(CASE WHEN {col} IS NULL THEN NULL WHEN {col} = {int(code)} THEN 1.0 "
+                "ELSE 0.0 END)")
+    if isinstance(statistic, float):
+        return f"quantile_cont({col}, {float(statistic)!r})"
+    return {"mean": f"avg({col})", "share": f"avg({col})", "median": f"median({col})",
+            "count": f"count({col})", "sum": f"coalesce(sum({col}), 0.0)"}[statistic]
+
+
+def panel_ticket_sql(plan) -> str:
     """Per-row ticket aggregates of the panel (see :func:`cxkit.panel.build_panel`).
 
-    Reads ``cx_tickets(row_id, <columns>)``, one row per ticket, prepared by the
+    Reads ``cx_tickets(row_id, <inputs>)``, one row per ticket, prepared by the
     panel module: ``row_id`` is the panel row (customer and period) the ticket
-    counts in, and every other column is already restricted to what counts in
-    that row (NULL otherwise): ``frm`` minutes to a first response given before period end,
-    ``riw`` resolved in window (bool), ``res_h`` hours to resolution, ``fcr``,
-    ``reo``, ``esc`` 0/1 first-contact resolution, reopened and escalated,
-    ``csat`` and ``ces`` scores (all of resolved-in-window tickets). Absent
-    columns give NULL aggregates.
+    counts in, and every input is already restricted to what counts in that
+    row (NULL otherwise).
 
     Parameters
     ----------
-    columns : frozenset of str
-        Which of ``frm``, ``riw``, ``res_h``, ``fcr``, ``reo``, ``esc``,
-        ``csat``, ``ces`` ``cx_tickets`` has.
+    plan : list of (output, input, statistic, code)
+        One aggregate per output column, from the metric registry: ``input``
+        names a column of ``cx_tickets``, ``statistic`` is ``mean``, ``share``,
+        ``median`` (exact), ``sum`` (0 without values), ``count`` (non-missing
+        values) or a float quantile; ``code`` (or None) makes it the share of
+        tickets whose input equals that code among those with one.
 
     Returns
     -------
     str
         One query; one row per panel row with at least one ticket, in no order.
     """
-    def agg(fn: str, col: str, cast: str = "DOUBLE") -> str:
-        return f"CAST({fn}({col}) AS {cast})" if col in columns else f"CAST(NULL AS {cast})"
-
-    resolved = ("CAST(count(*) FILTER (WHERE riw) AS DOUBLE)" if "riw" in columns
-                else "CAST(NULL AS DOUBLE)")
-    return f"""
-SELECT row_id,
-       {agg('median', 'frm')} AS first_response_minutes_median,
-       {resolved} AS resolved_count,
-       {agg('avg', 'res_h')} AS resolution_hours_mean,
-       {agg('median', 'res_h')} AS resolution_hours_median,
-       {agg('avg', 'fcr')} AS fcr_rate,
-       {agg('avg', 'reo')} AS reopen_rate,
-       {agg('avg', 'esc')} AS escalation_rate,
-       {agg('avg', 'csat')} AS csat_mean,
-       {agg('count', 'csat')} AS csat_count,
-       {agg('avg', 'ces')} AS ces_mean,
-       {agg('count', 'ces')} AS ces_count
-FROM cx_tickets
-GROUP BY row_id
-"""
+    select = "".join(f",\n       CAST({_reduction(stat, col, code)} AS DOUBLE) AS \"{name}\""
+                     for name, col, stat, code in plan)
+    return f"SELECT row_id{select}\nFROM cx_tickets\nGROUP BY row_id\n"

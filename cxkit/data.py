@@ -38,6 +38,9 @@ class SupportData:
         Reporting time zone the (naive) timestamps are expressed in.
     customer_level : DataFrame or None
         One row per customer with outcome and drivers (customer-level mode).
+    metrics : tuple of cxkit.registry.Metric
+        Metrics declared in the source config's ``metrics:`` block; the KPI
+        tables and the panel add one column each.
     """
 
     customers: pd.DataFrame
@@ -49,6 +52,7 @@ class SupportData:
     currency: str = "USD"
     timezone: str = "UTC"
     customer_level: pd.DataFrame | None = None
+    metrics: tuple = ()
 
     @property
     def fingerprint(self) -> str:
@@ -56,7 +60,10 @@ class SupportData:
         frames = {"customers": self.customers, "tickets": self.tickets,
                   "revenue": self.revenue, "surveys": self.surveys,
                   "customer_level": self.customer_level}
-        return fingerprint_frames(frames)
+        digest = fingerprint_frames(frames)
+        if not self.metrics:
+            return digest
+        return hashlib.sha256((digest + repr(self.metrics)).encode()).hexdigest()[:16]
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The event tables that are present, by name."""

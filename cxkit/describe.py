@@ -14,19 +14,16 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from cxkit import registry
 from cxkit.data import SupportData
 from cxkit.exceptions import ParameterError
+from cxkit.periods import check_period, period_starts
 
 __all__ = [
     "select", "describe_sources", "describe_panel", "coverage_plot", "describe_associations",
     "headline_rows", "describe_findings", "describe_claims", "describe_performance",
-    "value_per_retained_customer", "quality_rows", "kpi_rows", "EFFECT_DELTAS", "DEFAULT_TARGETS",
+    "value_per_retained_customer", "quality_rows", "kpi_rows",
 ]
-
-#: The change each driver's plain-words effect is stated for (driver units).
-EFFECT_DELTAS = {"resolution_hours_mean": -2.0, "fcr_rate": 0.10,
-                 "first_response_minutes_median": -30.0, "csat_mean": 1.0,
-                 "ticket_count": 1.0, "ces_mean": 1.0, "reopen_rate": -0.05}
 
 _TIME_COLUMNS = {"customers": "signup_at", "tickets": "created_at", "revenue": "paid_at",
                  "surveys": "answered_at"}
@@ -120,11 +117,11 @@ def coverage_plot(data: SupportData, *, period: str = "M", ax=None):
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    freq = {"W": "W", "M": "M", "Q": "Q"}[period]
+    check_period(period)
     parts = []
     for name, df in data.tables().items():
         ts = df[_TIME_COLUMNS[name]].dropna()
-        counts = ts.dt.to_period(freq).dt.start_time.value_counts().sort_index()
+        counts = period_starts(ts, period).value_counts().sort_index()
         parts.append(pd.DataFrame({"period": counts.index, "rows": counts.to_numpy(),
                                    "table": name}))
     long = pd.concat(parts, ignore_index=True)
@@ -193,7 +190,8 @@ def headline_rows(*results, notebook: str | None = None) -> pd.DataFrame:
     ``estimate`` and its interval are on the model's own scale (log-odds for
     a logit, log hazard for Cox, currency per driver unit for revenue models),
     so they can be compared with a generator's truth; ``effect`` is the plain
-    sentence for the change in :data:`EFFECT_DELTAS`.
+    sentence for the change in the driver's registry entry (``step``, see
+    :func:`cxkit.registry.lookup`).
     """
     rows = []
     for res in results:
@@ -210,7 +208,7 @@ def headline_rows(*results, notebook: str | None = None) -> pd.DataFrame:
                          "term": term, "estimate": float(est), "conf_low": float(lo),
                          "conf_high": float(hi), "p_value": float(src["p_value"]),
                          "n_obs": int(res.n_obs),
-                         "effect": res.effect(term, EFFECT_DELTAS.get(term, 1.0))["sentence"]})
+                         "effect": res.effect(term, registry.lookup(term).step)["sentence"]})
     return pd.DataFrame(rows)
 
 
@@ -334,23 +332,15 @@ def describe_claims(data: SupportData, panel: pd.DataFrame, *, what_if=None,
     return out
 
 
-#: Targets a contacted customer-period must meet to count as good service
-#: (``describe_performance``); driver -> (direction, threshold).
-DEFAULT_TARGETS = {"resolution_hours_mean": ("<=", 24.0),
-                   "first_response_minutes_median": ("<=", 60.0),
-                   "fcr_rate": (">=", 1.0), "csat_mean": (">=", 4.0), "ces_mean": (">=", 5.0),
-                   "reopen_rate": ("<=", 0.0), "escalation_rate": ("<=", 0.0)}
-
-
 def describe_performance(panel: pd.DataFrame, *, drivers, targets=None) -> pd.DataFrame:
     """How well the company does on each driver: % of contacted periods on target.
 
     Parameters
     ----------
     targets : dict, optional
-        ``{driver: ("<=" or ">=", threshold)}``; defaults in :data:`DEFAULT_TARGETS`
-        (resolution within 24 h, first response within 60 min, all tickets solved
-        at first contact, CSAT 4+, CES 5+).
+        ``{driver: ("<=" or ">=", threshold)}``; defaults are the registry's
+        targets (:func:`cxkit.registry.lookup`: resolution within 24 h, first
+        response within 60 min, all tickets solved at first contact, CSAT 4+, CES 5+).
 
     Returns
     -------
@@ -358,9 +348,11 @@ def describe_performance(panel: pd.DataFrame, *, drivers, targets=None) -> pd.Da
         ``term, target, performance`` (% of customer-periods with the driver
         measured that meet the target, 0-100), ``n_obs``.
     """
-    targets = {**DEFAULT_TARGETS, **(targets or {})}
+    targets = dict(targets or {})
     rows = []
     for drv in drivers:
+        if drv not in targets and registry.lookup(drv).target is not None:
+            targets[drv] = registry.lookup(drv).target
         if drv not in targets:
             raise ParameterError(f"No target for driver {drv!r}; pass targets={{{drv!r}: "
                                  "('<=' or '>=', threshold)}.")
@@ -401,10 +393,9 @@ def kpi_rows(data: SupportData, *, alpha: float = 0.05,
 
     k = metrics.compute_kpis(data).iloc[0]
     rows = []
-    for col, unit in (("first_response_minutes_median", "minutes"),
-                      ("resolution_hours_median", "hours"), ("fcr_rate", "share"),
-                      ("reopen_rate", "share"), ("csat_mean", "score 1-5"),
-                      ("ces_mean", "score 1-7")):
+    for col in ("first_response_minutes_median", "resolution_hours_median", "fcr_rate",
+                "reopen_rate", "csat_mean", "ces_mean"):
+        unit = registry.lookup(col).unit_words
         if col in k.index and pd.notna(k[col]):
             rows.append({"notebook": notebook, "model": "kpi", "outcome": col, "term": "overall",
                          "estimate": float(k[col]), "n_obs": int(k["n_tickets"]),

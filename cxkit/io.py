@@ -39,6 +39,7 @@ from cxkit._derive import Unreadable
 from cxkit.config import RESERVED, SourceConfig, TableConfig, evaluate_expression, load_config
 from cxkit.data import SupportData
 from cxkit.exceptions import ConfigError, SchemaError, SourceError
+from cxkit.registry import add_ticket_quantities
 from cxkit.schema import TABLES, columns_of
 from cxkit.validate import UNPARSED, UNPARSED_VALUES, validate_tables
 
@@ -192,10 +193,8 @@ def read_table(tcfg: TableConfig, *, config: SourceConfig) -> pd.DataFrame:
         frame[col] = value
         given_of.pop(col, None)  # later expressions read the derived values
         before_map.pop(col, None)
-    if "first_response_at" in frame.columns and "first_response_minutes" not in frame.columns \
-            and "created_at" in frame.columns:
-        delta = frame["first_response_at"] - frame["created_at"]
-        frame["first_response_minutes"] = delta.dt.total_seconds() / 60.0
+    if tcfg.name == "tickets":  # first response, resolution time, FCR: derived once, here
+        frame = add_ticket_quantities(frame)
     missing = [c.name for c in TABLES[tcfg.name] if c.required and c.name not in frame.columns]
     if missing:
         found = [c for c in ctx.export_columns]

@@ -18,11 +18,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cxkit._kpi_groups import (BY_CHOICES, CUSTOMER_KEYS, FREQ, MISSING_LABEL,
+from cxkit._kpi_groups import (BY_CHOICES, CUSTOMER_KEYS, MISSING_LABEL,
                                 active_counts, aggregate_groups, as_by, frames,
                                 group_labels, grouping, require)
+from cxkit import registry
 from cxkit.data import SupportData
 from cxkit.exceptions import ParameterError, SchemaError
+from cxkit.periods import pandas_freq
 
 __all__ = [
     "SELF_SERVICE_CHANNEL", "MISSING_LABEL", "BY_CHOICES", "compute_kpis",
@@ -31,31 +33,7 @@ __all__ = [
     "reason_mix", "kpi_trend_plot",
 ]
 
-SELF_SERVICE_CHANNEL = "self_service"  # channel label counted as self-service
-
-# Display labels with units, used by kpi_trend_plot.
-KPI_LABELS = {
-    "first_response_minutes_median": "First response time, median (minutes)",
-    "first_response_minutes_p90": "First response time, p90 (minutes)",
-    "resolution_hours_median": "Resolution time, median (hours)",
-    "resolution_hours_mean": "Resolution time, mean (hours)",
-    "resolution_hours_p90": "Resolution time, p90 (hours)",
-    "open_count": "Open tickets (count)",
-    "fcr_rate": "First-contact resolution (share 0-1)",
-    "reopen_rate": "Reopen rate (share 0-1)",
-    "escalation_rate": "Escalation rate (share 0-1)",
-    "self_service_rate": "Self-service share (0-1)",
-    "csat_mean": "CSAT, mean (score 1-5)",
-    "csat_satisfied_pct": "CSAT satisfied, 4-5 (%)",
-    "ces_mean": "CES, mean (score 1-7)",
-    "nps": "NPS (points, -100..100)",
-    "contact_rate": "Contact rate (tickets per active customer)",
-    "share_rate": "Share of tickets (0-1)",
-    "n_tickets": "Tickets (count)",
-}
-
-
-# ------------------------------------------------------------- ticket KPIs
+SELF_SERVICE_CHANNEL = registry.SELF_SERVICE_CHANNEL  # channel label counted as self-service
 
 
 def _q_label(q: float) -> str:
@@ -64,76 +42,49 @@ def _q_label(q: float) -> str:
     return "p" + f"{q * 100:g}".replace(".", "_")
 
 
-def _ticket_values(t: pd.DataFrame) -> tuple[dict, dict]:
-    """Per-ticket value columns, and for each one that cannot be made, the missing column."""
-    v, missing = {}, {}
-    if "first_response_minutes" in t.columns:
-        v["frt"] = t["first_response_minutes"].astype("float64")
-    elif "first_response_at" in t.columns:
-        v["frt"] = (t["first_response_at"] - t["created_at"]) / pd.Timedelta(minutes=1)
-    else:
-        missing["frt"] = "first_response_minutes"
-    if "resolved_at" in t.columns:
-        done = t["resolved_at"].notna()
-        v["resolved"], v["open"] = done.astype("float64"), (~done).astype("float64")
-        v["res_hours"] = (t["resolved_at"] - t["created_at"]) / pd.Timedelta(hours=1)
-        if "contacts" in t.columns:
-            contacts = t["contacts"].astype("float64")
-            v["fcr"] = (contacts == 1).astype("float64").where(done & contacts.notna())
-        else:
-            missing["fcr"] = "contacts"
-    else:
-        missing.update(dict.fromkeys(["resolved", "open", "res_hours", "fcr"], "resolved_at"))
-    for flag in ("reopened", "escalated"):
-        if flag in t.columns:
-            v[flag] = t[flag].astype("boolean").astype("float64")
-        else:
-            missing[flag] = flag
-    if "channel" in t.columns:
-        v["self_service"] = (t["channel"] == SELF_SERVICE_CHANNEL).fillna(False).astype("float64")
-    else:
-        missing["self_service"] = "channel"
-    for score in ("csat", "ces"):
-        if score in t.columns:
-            v[score] = t[score].astype("float64")
-        else:
-            missing[score] = score
-    if "csat" in v:  # satisfied = 4 or 5 on the 1-5 scale
-        v["csat_sat"] = (v["csat"] >= 4).astype("float64").where(v["csat"].notna())
-    else:
-        missing["csat_sat"] = "csat"
-    return v, missing
+def _ticket_specs(q: float, declared=()) -> dict:
+    """KPI column -> (per-ticket quantity, statistic), from the registry's KPI entries.
 
-
-def _ticket_specs(q: float) -> dict:
+    The registry's 0.9 quantile entries are renamed and recomputed for ``q``.
+    """
     p = _q_label(q)
-    return {
-        "first_response_count": ("frt", "count"),
-        "first_response_minutes_median": ("frt", "median"),
-        f"first_response_minutes_{p}": ("frt", q),
-        "resolved_count": ("resolved", "sum"),
-        "open_count": ("open", "sum"),
-        "resolution_hours_median": ("res_hours", "median"),
-        "resolution_hours_mean": ("res_hours", "mean"),
-        f"resolution_hours_{p}": ("res_hours", q),
-        "fcr_rate": ("fcr", "mean"),
-        "reopen_rate": ("reopened", "mean"),
-        "escalation_rate": ("escalated", "mean"),
-        "self_service_rate": ("self_service", "mean"),
-        "csat_count": ("csat", "count"),
-        "csat_mean": ("csat", "mean"),
-        "csat_satisfied_pct": ("csat_sat", "mean"),
-        "ces_count": ("ces", "count"),
-        "ces_mean": ("ces", "mean"),
-    }
+    specs = {}
+    for m in [*registry.entries(kpi=True), *declared]:
+        agg = m.aggregation
+        if agg is None or agg.quantity == "ticket":
+            continue
+        how = agg.statistic
+        name = m.name
+        if isinstance(how, float):
+            name, how = name.replace("_p90", f"_{p}"), q
+        specs[name] = (agg.quantity, "mean" if how == "share" else how)
+    return specs
+
+
+def _ticket_values(t: pd.DataFrame, specs: dict, declared=()) -> tuple[dict, dict]:
+    """Per-ticket quantities the specs need, and for each one that cannot be made, the
+    missing column."""
+    values, missing = {}, {}
+    by_quantity = {m.aggregation.quantity: m for m in declared}
+    for src in dict.fromkeys(src for src, _ in specs.values()):
+        if src in by_quantity:
+            values[src] = registry.declared_quantity(t, by_quantity[src])
+            continue
+        lack = registry.missing_column(t, src)
+        if lack is None:
+            values[src] = registry.ticket_quantity(t, src)
+        else:
+            missing[src] = lack
+    return values, missing
 
 
 def _ticket_kpis(data, *, outputs, period, by, q=0.9, strict=True, kpi="support KPIs"):
     tickets, customers = frames(data, "tickets")
     require(tickets, ["created_at"], "tickets", kpi)
-    specs = _ticket_specs(q)
+    declared = data.metrics if isinstance(data, SupportData) and outputs is None else ()
+    specs = _ticket_specs(q, declared)
     specs = {o: s for o, s in specs.items() if outputs is None or o in outputs}
-    values, missing = _ticket_values(tickets)
+    values, missing = _ticket_values(tickets, specs, declared)
     unavailable = {o: missing[src] for o, (src, _) in specs.items() if src in missing}
     if strict and unavailable:
         require(tickets, [next(iter(unavailable.values()))], "tickets", kpi)
@@ -142,8 +93,9 @@ def _ticket_kpis(data, *, outputs, period, by, q=0.9, strict=True, kpi="support 
     frame = frame.assign(**values)
     ok = {o: s for o, s in specs.items() if o not in unavailable}
     table = aggregate_groups(frame, keys, levels, ok).rename(columns={"n_rows": "n_tickets"})
-    if "csat_satisfied_pct" in table.columns:
-        table["csat_satisfied_pct"] = table["csat_satisfied_pct"] * 100
+    for col in ok:  # pct metrics are means of 0/1 values, shown in percent
+        if registry.lookup(col).unit == "pct":
+            table[col] = table[col] * 100
     table = table[[*keys, "n_tickets", *ok]]
     table.attrs["unavailable"] = {o: f"tickets has no {c!r} column" for o, c in unavailable.items()}
     return table
@@ -466,7 +418,7 @@ def contact_rate(data: SupportData, *, period="M", by=None) -> pd.DataFrame:
         starts, ends = [created.min()], [created.max()]
         frame, keys, levels = frame.assign(period=0), [*keys, "period"], {**levels, "period": [0]}
     else:
-        periods = pd.DatetimeIndex(levels["period"]).to_period(FREQ[period])
+        periods = pd.DatetimeIndex(levels["period"]).to_period(pandas_freq(period))
         starts, ends = periods.start_time, (periods + 1).start_time
     t = aggregate_groups(frame, keys, levels, {}).rename(columns={"n_rows": "n_tickets"})
     if period is None and not len(tickets):
@@ -563,5 +515,5 @@ def kpi_trend_plot(kpis: pd.DataFrame, *, kpi: str, by: str | None = None, ax=No
         _, ax = plt.subplots()
     sns.lineplot(data=kpis, x="period", y=kpi, hue=by, marker="o", ax=ax)
     ax.set_xlabel("Period start")
-    ax.set_ylabel(KPI_LABELS.get(kpi, kpi.replace("_", " ")))
+    ax.set_ylabel(registry.lookup(kpi).axis_label)
     return ax

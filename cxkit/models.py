@@ -23,6 +23,7 @@ import statsmodels.formula.api as smf
 from scipy import stats
 
 from cxkit.exceptions import ModelError, SmallSampleWarning
+from cxkit.periods import period_word
 from cxkit.results import TIDY_COLUMNS, ModelResult
 
 __all__ = ["fit_retention", "build_formula", "prepare_rows", "DEFAULT_CONTROLS"]
@@ -31,7 +32,6 @@ DEFAULT_CONTROLS = ("C(plan)", "C(segment)", "np.log1p(tenure_months)")
 DESIGNS = ("quality_given_contact", "all")
 _FORMULA_WORDS = {"C", "np", "I", "Q", "log", "log1p", "exp", "sqrt", "center", "standardize",
                   "scale", "Treatment", "Sum", "poly", "bs", "cr", "abs"}
-_PERIOD_WORDS = {"M": "monthly", "W": "weekly", "Q": "quarterly", "D": "daily", "Y": "yearly"}
 
 
 def build_formula(outcome: str, drivers, controls=()) -> str:
@@ -239,7 +239,7 @@ def calibration_table(y, p, bins: int = 10) -> pd.DataFrame:
 
 def outcome_label(panel: pd.DataFrame, outcome: str) -> str:
     """Plain words for an outcome, e.g. ``"monthly churn"``."""
-    word = _PERIOD_WORDS.get(str(panel.attrs.get("period", "")).upper()[:1], "next-period")
+    word = period_word(panel.attrs.get("period"))
     if outcome.startswith("churn"):
         return f"{word} churn"
     if outcome.startswith("revenue"):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cxkit import registry
 from cxkit.data import SupportData
 from cxkit.exceptions import SchemaError
 from cxkit.panel import period_grid
@@ -21,45 +22,11 @@ __all__ = ["OUTCOMES", "build_survival", "build_churn_intervals", "DAYS_PER_MONT
 
 DAYS_PER_MONTH = 30.4375  # average Gregorian month, used for every *_months column
 
+#: Every outcome column (panel and survival table): unit and definition, read from
+#: the metric registry (:mod:`cxkit.registry`, entries with ``role="outcome"``).
 OUTCOMES: dict[str, dict[str, str]] = {
-    "churned_in_period": {
-        "unit": "flag",
-        "definition": "churned_at falls inside period t; such rows are not at risk for "
-                      "churned_next."},
-    "churned_next": {
-        "unit": "0/1 (float)",
-        "definition": "1 when churned_at < period_end of t+horizon (churn in t+1..t+horizon), "
-                      "else 0; NaN when the customer churned in t or the outcome window is "
-                      "not fully observed."},
-    "revenue_next_amount": {
-        "unit": "currency of the data",
-        "definition": "Sum of revenue paid in periods t+1..t+horizon."},
-    "repeat_purchase_next": {
-        "unit": "0/1 (float)",
-        "definition": "1 when revenue_next_amount > 0, else 0."},
-    "revenue_change_amount": {
-        "unit": "currency of the data",
-        "definition": "revenue_next_amount - horizon * revenue_amount (revenue paid in t)."},
-    "nps_next": {
-        "unit": "score 0-10",
-        "definition": "Mean NPS of surveys answered in t+1..t+horizon; NaN when none."},
-    "outcome_observed": {
-        "unit": "flag",
-        "definition": "Period t+horizon lies inside the data window; every outcome is NaN "
-                      "when False."},
-    "event": {
-        "unit": "0/1",
-        "definition": "Survival table: 1 when the customer churned inside the window, 0 when "
-                      "still active at the window end (right-censored)."},
-    "duration_months": {
-        "unit": "months (days / 30.4375)",
-        "definition": "Survival table: time from signup to churn, or to the window end when "
-                      "censored."},
-    "entry_months": {
-        "unit": "months (days / 30.4375)",
-        "definition": "Survival table: time from signup to the window start (delayed entry, "
-                      "left truncation); 0 for customers who signed up inside the window."},
-}
+    m.name: {"unit": m.unit_words, "definition": m.description}
+    for m in registry.entries(role="outcome")}
 
 
 def _months(delta: pd.Series) -> pd.Series:
@@ -204,15 +171,11 @@ def _ticket_summary(tickets: pd.DataFrame | None, customer_id: pd.Series, stop: 
     t = tickets[inside]
     who = pos[inside]
     frame = pd.DataFrame({"who": who}, index=t.index)
-    resolved = t["resolved_at"].notna() if "resolved_at" in t else pd.Series(False, index=t.index)
-    if "resolved_at" in t:
-        frame["res_h"] = ((t["resolved_at"] - t["created_at"]).dt.total_seconds() / 3600.0
-                          ).where(resolved)
-    if "contacts" in t:
-        fcr = (t["contacts"] == 1).astype("Float64").where(resolved & t["contacts"].notna())
-        frame["fcr"] = fcr.astype(float)
-    if "csat" in t:
-        frame["csat"] = t["csat"].astype(float)
+    for src, quantity in (("res_h", "resolution_hours"), ("fcr", "first_contact_resolved"),
+                          ("csat", "csat")):
+        value = registry.ticket_quantity(t, quantity)
+        if value is not None:
+            frame[src] = value.to_numpy()
     grouped = frame.groupby("who")
     result.loc[grouped.size().index, "ticket_count"] = grouped.size().to_numpy()
     for src, dst in (("res_h", "resolution_hours_mean"), ("fcr", "fcr_rate"),

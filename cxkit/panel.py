@@ -14,23 +14,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cxkit import aggregate
-from cxkit._grid import (WEEK_ZERO, Cells, Layout, dense_sums, floats, period_number,
-                         shifted_sum)
+from cxkit import aggregate, registry
+from cxkit._grid import Cells, Layout, dense_sums, floats, shifted_sum
 from cxkit.data import SupportData
 from cxkit.exceptions import ConfigError, SchemaError
+from cxkit.periods import check_period, period_number, period_range
 
-__all__ = ["build_panel", "period_grid", "PERIODS"]
-
-PERIODS = {"W": "ISO weeks starting Monday", "M": "calendar months", "Q": "calendar quarters"}
+__all__ = ["build_panel", "period_grid"]
 _CUSTOMER_KEYS = ("customer_id", "signup_at", "churned_at")
-
-
-def _period_start(number: int, period: str) -> pd.Timestamp:
-    if period == "W":
-        return WEEK_ZERO + pd.Timedelta(days=7 * number)
-    months = number * 3 if period == "Q" else number
-    return pd.Timestamp(year=months // 12, month=months % 12 + 1, day=1)
 
 
 def _timestamp(value, name: str) -> pd.Timestamp:
@@ -73,13 +64,13 @@ def period_grid(data: SupportData, *, period: str = "M", start=None, end=None) -
 
     Raises
     ------
+    ParameterError
+        Unknown ``period`` (see :mod:`cxkit.periods`).
     ConfigError
-        Unknown ``period``, unparsable dates, ``start`` after ``end``, or no
-        event from which to take the window.
+        Unparsable dates, ``start`` after ``end``, or no event from which to
+        take the window.
     """
-    if period not in PERIODS:
-        raise ConfigError(f"period={period!r} is not one of 'W' (ISO weeks), 'M' (months), "
-                          "'Q' (quarters).")
+    period = check_period(period)
     if start is not None:
         first = _timestamp(start, "start")
     else:
@@ -101,10 +92,9 @@ def period_grid(data: SupportData, *, period: str = "M", start=None, end=None) -
     if hi < lo:
         raise ConfigError(f"The window ends ({last:%Y-%m-%d}) before it starts ({first:%Y-%m-%d}): "
                           "check start= and end=.")
-    starts = [_period_start(n, period) for n in range(lo, hi + 2)]
+    starts = period_range(lo, hi + 1, period)
     return pd.DataFrame({"period_index": np.arange(hi - lo + 1),
-                         "period": pd.DatetimeIndex(starts[:-1]).as_unit("ns"),
-                         "period_end": pd.DatetimeIndex(starts[1:]).as_unit("ns")})
+                         "period": starts[:-1], "period_end": starts[1:]})
 
 
 def _check_int(value, name: str, low: int) -> int:
@@ -191,8 +181,10 @@ def build_panel(data: SupportData, *, period: str = "M", horizon: int = 1, lookb
 
     Raises
     ------
+    ParameterError
+        Unknown ``period`` (see :mod:`cxkit.periods`).
     ConfigError
-        Invalid ``period``, ``horizon``, ``lookback``, dates or engine settings.
+        Invalid ``horizon``, ``lookback``, dates or engine settings.
     SchemaError
         A timestamp column is not a naive datetime.
 
@@ -230,12 +222,14 @@ def build_panel(data: SupportData, *, period: str = "M", horizon: int = 1, lookb
                           "one row per customer; drop or merge the duplicates.")
     cells = Cells(ids, grid, period)
     layout = Layout(customers, cells)
-    tickets = _ticket_rows(data.tickets, cells, layout, lookback=lookback,
+    exposures, families = _exposures(data)
+    tickets = _ticket_rows(data.tickets, cells, layout, exposures, families, lookback=lookback,
                            memory_limit=memory_limit, threads=threads)
     panel = _assemble(customers, grid, cells, layout, tickets, data.revenue, data.surveys,
-                      horizon=horizon)
+                      horizon=horizon, exposures=[m.name for m in exposures])
     panel.attrs.update({"period": period, "horizon": horizon, "lookback": lookback,
-                        "currency": data.currency})
+                        "currency": data.currency,
+                        "references": {m.family: m.reference for m in exposures if m.family}})
     return panel
 
 
@@ -244,8 +238,9 @@ def build_panel(data: SupportData, *, period: str = "M", horizon: int = 1, lookb
 _TICKETS_PER_QUERY = 1_000_000
 
 
-def _ticket_rows(tickets: pd.DataFrame | None, cells: Cells, layout: Layout, *,
-                 lookback: int, memory_limit: str, threads: int | None) -> dict:
+def _ticket_rows(tickets: pd.DataFrame | None, cells: Cells, layout: Layout, exposures,
+                 families: dict, *, lookback: int, memory_limit: str,
+                 threads: int | None) -> dict:
     """Each panel row's ticket columns: counts, prior volume and the resolution metrics.
 
     Tickets count in the cell of their creation period. Those in a panel row
@@ -253,7 +248,7 @@ def _ticket_rows(tickets: pd.DataFrame | None, cells: Cells, layout: Layout, *,
     :data:`_TICKETS_PER_QUERY` tickets, cut between rows; each slice's answer
     is written straight into the row arrays.
     """
-    out = {col: np.full(layout.n_rows, np.nan) for col in _TICKET_METRICS}
+    out = {m.name: np.full(layout.n_rows, np.nan) for m in exposures}
     if tickets is None:
         count = np.zeros(cells.size, dtype=np.int64)
     else:
@@ -263,59 +258,82 @@ def _ticket_rows(tickets: pd.DataFrame | None, cells: Cells, layout: Layout, *,
         del cust, keep
         take = np.flatnonzero(row >= 0)
         take = take[np.argsort(row[take], kind="stable")]
-        columns = _ticket_columns(tickets, take, cells.period_end_ns[p[take]])
+        columns, plan = _ticket_columns(tickets, take, cells.period_end_ns[p[take]],
+                                        exposures, families)
         columns["row_id"] = row[take]
         del row, p, take
-        _aggregate_tickets(columns, out, memory_limit=memory_limit, threads=threads)
+        _aggregate_tickets(columns, plan, out, memory_limit=memory_limit, threads=threads)
     prior = shifted_sum(count, layout.cell, range(-lookback, 0))
     out["ticket_count_prior"] = np.where(layout.p >= lookback, prior, np.nan)
     out["ticket_count"] = count[layout.cell]
     return out
 
 
-def _ticket_columns(tickets: pd.DataFrame, take: np.ndarray, end_ns: np.ndarray) -> dict:
-    """The inputs of :func:`aggregate.panel_ticket_sql` for tickets ``take`` (positions).
+def _exposures(data: SupportData) -> tuple[list, dict]:
+    """The ticket-made panel exposures (registry entries, in column order) and the code
+    book of each share family (``{"reason": {slug: [value slugs]}}``)."""
+    built_in = [m for m in registry.entries(panel=True)
+                if m.aggregation is not None and m.aggregation.quantity != "ticket"]
+    families = registry.share_families(data.tickets)
+    shares = [m for _, metrics in families.values() for m in metrics]
+    return [*built_in, *shares, *data.metrics], {k: codes for k, (codes, _) in families.items()}
 
-    Only what is known at the end of the ticket's creation period (``end_ns``)
-    counts: a first response before period end, resolution attributes of
-    tickets resolved before period end. Minutes to first response come from
-    ``first_response_minutes`` or, without it, from ``first_response_at``.
+
+def _ticket_columns(tickets: pd.DataFrame, take: np.ndarray, end_ns: np.ndarray,
+                    exposures, families: dict) -> tuple[dict, list]:
+    """The engine's inputs for tickets ``take`` (positions) and the aggregates to compute.
+
+    Each input holds one per-ticket quantity of the registry, restricted to
+    what is known at the end of the ticket's creation period (``end_ns``), NaN
+    otherwise: window ``answered`` keeps first responses given before period
+    end, ``resolved`` keeps tickets resolved before period end (attributes
+    without their own timestamp are known at resolution). A share family's
+    input is the code of the ticket's value. Returns the inputs by SQL column
+    name and one ``(output, input, statistic, family code or None)`` per
+    exposure that can be made; the rest stay NaN.
     """
     created_us = tickets["created_at"].to_numpy("datetime64[ns]").view(np.int64)[take] // 1000
-    out = {}
-    frm = None
-    if "first_response_minutes" in tickets.columns:
-        frm = floats(tickets["first_response_minutes"])[take]
-    elif "first_response_at" in tickets.columns:  # minutes derived for these tickets only
-        first = tickets["first_response_at"].to_numpy("datetime64[ns]")[take]
-        frm = np.where(np.isnat(first), np.nan,
-                       (first.view(np.int64) // 1000 - created_us) / 60e6)
-        del first
-    if frm is not None:
-        answered = created_us + frm * 60e6 < end_ns // 1000
-        out["frm"] = np.where(answered, frm, np.nan)
-        del frm, answered
-    if "resolved_at" not in tickets.columns:
-        return out
-    resolved_ns = tickets["resolved_at"].to_numpy("datetime64[ns]")[take]
-    riw = ~np.isnat(resolved_ns)
-    resolved_ns = resolved_ns.view(np.int64)
-    riw &= resolved_ns < end_ns
-    out["riw"] = riw
-    out["res_h"] = np.where(riw, (resolved_ns // 1000 - created_us) / 3600e6, np.nan)
-    del resolved_ns, created_us
-    sources = {"fcr": "contacts", "reo": "reopened", "esc": "escalated", "csat": "csat",
-               "ces": "ces"}
-    for name, col in sources.items():
-        if col in tickets.columns:
-            values = floats(tickets[col])[take]
-            if name == "fcr":
-                values = np.where(np.isnan(values), np.nan, (values == 1).astype(np.float64))
-            out[name] = np.where(riw, values, np.nan)
-    return out
+    end_us = end_ns // 1000
+    riw = None
+    if "resolved_at" in tickets.columns:
+        resolved_ns = tickets["resolved_at"].to_numpy("datetime64[ns]")[take]
+        riw = ~np.isnat(resolved_ns) & (resolved_ns.view(np.int64) < end_ns)
+        del resolved_ns
+    inputs, plan, made = {}, [], {}
+    for metric in exposures:
+        if metric.name == "open_count":  # open at period end: tickets - resolved_count
+            continue
+        agg = metric.aggregation
+        family, _, value = agg.quantity.partition("=") if metric.family else (None, "", None)
+        key = (family or agg.quantity, agg.window)
+        if key not in made:
+            made[key] = None
+            if agg.window == "resolved" and riw is None:
+                continue
+            if family:
+                codes = {v: i for i, vs in enumerate(families[family].values()) for v in vs}
+                labels = tickets[family].astype(object).where(tickets[family].notna(), "missing")
+                x = labels.iloc[take].map(registry.slug).map(codes).to_numpy(np.float64)
+            elif metric.aggregation.quantity.startswith("declared:"):
+                x = floats(registry.declared_quantity(tickets, metric))[take]
+            else:
+                q = registry.ticket_quantity(tickets, agg.quantity)
+                if q is None:
+                    continue
+                x = floats(q)[take]
+            if agg.window == "answered":  # minutes after creation, known once given
+                x = np.where(created_us + x * 60e6 < end_us, x, np.nan)
+            elif agg.window == "resolved":
+                x = np.where(riw, x, np.nan)
+            made[key] = f"x{len(inputs)}"
+            inputs[made[key]] = x
+        if made[key] is not None:
+            code = list(families[family]).index(value) if family else None
+            plan.append((metric.name, made[key], agg.statistic, code))
+    return inputs, plan
 
 
-def _aggregate_tickets(columns: dict, out: dict, *, memory_limit: str,
+def _aggregate_tickets(columns: dict, plan: list, out: dict, *, memory_limit: str,
                        threads: int | None) -> None:
     """Run the ticket query over ``columns`` (sorted by ``row_id``) slice by slice into ``out``."""
     row_id = columns["row_id"]
@@ -323,17 +341,17 @@ def _aggregate_tickets(columns: dict, out: dict, *, memory_limit: str,
     bounds = np.unique(np.concatenate([[0], cuts, [len(row_id)]]))
     slices = (pd.DataFrame({k: v[a:b] for k, v in columns.items()}, copy=False)
               for a, b in zip(bounds[:-1], bounds[1:]))
-    sql = aggregate.panel_ticket_sql(columns=frozenset(columns) - {"row_id"})
+    sql = aggregate.panel_ticket_sql(plan)
     for answer in aggregate.run_query_slices(sql, "cx_tickets", slices,
                                              memory_limit=memory_limit, threads=threads):
         at = answer["row_id"]
-        for col in _TICKET_METRICS:
-            out[col][at] = np.ma.filled(answer[col].astype(np.float64), np.nan)
+        for name, *_ in plan:
+            out[name][at] = np.ma.filled(answer[name].astype(np.float64), np.nan)
 
 
 def _assemble(customers: pd.DataFrame, grid: pd.DataFrame, cells: Cells, layout: Layout,
               tickets: dict, revenue: pd.DataFrame | None, surveys: pd.DataFrame | None, *,
-              horizon: int) -> pd.DataFrame:
+              horizon: int, exposures) -> pd.DataFrame:
     """The panel rows (active customer-periods, in cell order) and all their columns.
 
     Dense per-cell arrays (revenue, survey answers) are built one at a time and
@@ -369,9 +387,9 @@ def _assemble(customers: pd.DataFrame, grid: pd.DataFrame, cells: Cells, layout:
     count = tickets.pop("ticket_count")
     out["ticket_count"] = count
     out["contacted"] = count > 0
-    tickets["open_count"] = count - tickets["resolved_count"]
-    for col in _EXPOSURE_ORDER:
-        out[col] = tickets.pop(col)
+    open_count = count - tickets["resolved_count"]  # still open when the period ends
+    for col in exposures:
+        out[col] = open_count if col == "open_count" else tickets.pop(col)
     out["revenue_amount"] = revenue_amount
 
     churn_row = layout.churn_p[cust]
@@ -398,11 +416,3 @@ def _assemble(customers: pd.DataFrame, grid: pd.DataFrame, cells: Cells, layout:
         out["nps_next"] = nan()
     out["outcome_observed"] = observed
     return pd.DataFrame(out, copy=False)
-
-
-_TICKET_METRICS = ("first_response_minutes_median", "resolved_count", "resolution_hours_mean",
-                   "resolution_hours_median", "fcr_rate", "reopen_rate", "escalation_rate",
-                   "csat_mean", "csat_count", "ces_mean", "ces_count")
-_EXPOSURE_ORDER = ("first_response_minutes_median", "resolved_count", "open_count",
-                   "resolution_hours_mean", "resolution_hours_median", "fcr_rate", "reopen_rate",
-                   "escalation_rate", "csat_mean", "csat_count", "ces_mean", "ces_count")

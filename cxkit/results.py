@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cxkit import registry
+
 __all__ = [
     "ModelResult",
     "WhatIfResult",
@@ -35,44 +37,17 @@ __all__ = [
 
 TIDY_COLUMNS = ["term", "estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high"]
 
-_LABELS = {
-    "resolution_hours_mean": "resolution time",
-    "resolution_hours_median": "resolution time",
-    "first_response_minutes_median": "first response time",
-    "fcr_rate": "first-contact resolution",
-    "reopen_rate": "reopen rate",
-    "escalation_rate": "escalation rate",
-    "csat_mean": "CSAT",
-    "ces_mean": "effort score (CES)",
-    "ticket_count": "tickets",
-    "ticket_count_prior": "prior tickets",
-}
-
-
 def driver_label(term: str) -> tuple[str, str, float]:
     """Plain-words label of a driver, the unit suffix of its delta and a scale.
 
-    Returns ``(label, unit, scale)``: a delta ``d`` of the driver is written
-    as ``f"{d * scale:+g}{unit} {label}"`` (``_rate`` columns, stored 0-1,
+    Returns ``(label, unit, scale)`` from the metric registry
+    (:func:`cxkit.registry.lookup`): a delta ``d`` of the driver is written
+    as ``f"{d * scale:+g}{unit} {label}"`` (``rate`` columns, stored 0-1,
     are written in percentage points).
     """
-    label = _LABELS.get(term)
-    if label is None:
-        label = term
-        for suffix in ("_mean", "_median"):
-            label = label.removesuffix(suffix)
-        for suffix in ("_hours", "_minutes", "_rate", "_pct", "_count", "_amount"):
-            label = label.removesuffix(suffix)
-        label = label.replace("_", " ")
-    if "_hours" in term:
-        return label, " h", 1.0
-    if "_minutes" in term:
-        return label, " min", 1.0
-    if term.endswith("_rate"):
-        return label, " pp", 100.0
-    if "_pct" in term:
-        return label, " pp", 1.0
-    return label, "", 1.0
+    metric = registry.lookup(term)
+    unit, scale = metric.sentence_unit
+    return metric.label, unit, scale
 
 
 def to_json_safe(value: Any) -> Any:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from cxkit.registry import METRICS
+
 __all__ = ["Column", "TABLES", "REQUIRED_TABLES", "describe_schema", "columns_of"]
 
 # kinds: id (text key), datetime, float, int, bool, text (categorical label)
@@ -32,6 +34,12 @@ class Column:
     description: str
     low: float | None = None  # inclusive lower bound for numeric values
     high: float | None = None  # inclusive upper bound
+
+
+def _rating(name: str, metric: str, description: str, *, required: bool = False) -> Column:
+    """A rating column; its scale is the one of the registry entry ``metric`` it feeds."""
+    m = METRICS[metric]
+    return Column(name, "float", m.unit_words, required, description, low=m.low, high=m.high)
 
 
 TABLES: dict[str, tuple[Column, ...]] = {
@@ -59,10 +67,8 @@ TABLES: dict[str, tuple[Column, ...]] = {
                "Customer touches until resolved; 1 = first-contact resolution.", low=1),
         Column("reopened", "bool", "flag", False, "Ticket was reopened after being solved."),
         Column("escalated", "bool", "flag", False, "Ticket was escalated to a higher tier."),
-        Column("csat", "float", "score 1-5", False, "Satisfaction rating of this ticket.",
-               low=1, high=5),
-        Column("ces", "float", "score 1-7", False, "Customer effort score (7 = very easy).",
-               low=1, high=7),
+        _rating("csat", "csat_mean", "Satisfaction rating of this ticket."),
+        _rating("ces", "ces_mean", "Customer effort score (7 = very easy)."),
         Column("team", "text", "label", False, "Support team that handled the ticket."),
         Column("agent", "text", "label", False, "Agent who handled the ticket."),
     ),
@@ -75,8 +81,7 @@ TABLES: dict[str, tuple[Column, ...]] = {
     "surveys": (
         Column("customer_id", "id", "-", True, "Customer who answered."),
         Column("answered_at", "datetime", "timestamp", True, "When the survey was answered."),
-        Column("nps", "float", "score 0-10", True, "Likelihood to recommend, 0-10.",
-               low=0, high=10),
+        _rating("nps", "nps_next", "Likelihood to recommend, 0-10.", required=True),
     ),
     "customer_level": (
         Column("customer_id", "id", "-", True, "Customer key, unique."),

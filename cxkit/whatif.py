@@ -18,30 +18,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cxkit import models
+from cxkit import models, registry
 from cxkit.exceptions import ModelError
 from cxkit.results import ModelResult, WhatIfResult, driver_label, to_json_safe
 
 __all__ = ["what_if", "apply_changes"]
 
-_BOUNDS = {"csat_mean": (1.0, 5.0), "ces_mean": (1.0, 7.0), "nps_next": (0.0, 10.0)}
-
-
-def _bounds(column: str) -> tuple[float, float]:
-    if column in _BOUNDS:
-        return _BOUNDS[column]
-    if column.endswith("_rate"):
-        return 0.0, 1.0
-    if column.endswith("_pct"):
-        return 0.0, 100.0
-    return 0.0, np.inf  # hours, minutes, counts, amounts
-
-
 def apply_changes(df: pd.DataFrame, changes: dict) -> pd.DataFrame:
     """Copy of ``df`` with each column changed by ``{"multiply"|"add"|"set": value}``.
 
-    Values are clipped to the column's range: ``_rate`` to [0, 1], ``_pct``
-    to [0, 100], CSAT to [1, 5], CES to [1, 7], other columns at 0 or more.
+    Values are clipped to the column's valid range in the metric registry
+    (:func:`cxkit.registry.value_bounds`): ``_rate`` to [0, 1], ``_pct`` to
+    [0, 100], CSAT to [1, 5], CES to [1, 7], other columns at 0 or more.
     """
     out = df.copy()
     for column, change in changes.items():
@@ -55,7 +43,7 @@ def apply_changes(df: pd.DataFrame, changes: dict) -> pd.DataFrame:
         (how, value), = change.items()
         x = out[column].astype(float)
         x = x * value if how == "multiply" else x + value if how == "add" else x * 0 + value
-        lo, hi = _bounds(column)
+        lo, hi = registry.value_bounds(column)
         out[column] = x.clip(lo, hi)
     return out
 

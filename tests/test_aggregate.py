@@ -46,12 +46,18 @@ def test_running_out_of_memory_says_which_setting_to_raise():
                                         memory_limit="8MB", threads=1))
 
 
-def test_panel_ticket_sql_gives_null_for_absent_inputs():
-    frame = pd.DataFrame({"row_id": [0, 0, 1], "riw": [True, False, True],
-                          "res_h": [2.0, np.nan, 4.0]})
-    sql = aggregate.panel_ticket_sql(columns=frozenset({"riw", "res_h"}))
-    (answer,) = aggregate.run_query_slices(sql + " ORDER BY row_id", "cx_tickets", [frame],
-                                           threads=1)
-    assert answer["resolved_count"].tolist() == [1.0, 1.0]
-    assert answer["resolution_hours_median"].tolist() == [2.0, 4.0]
-    assert np.ma.getmaskarray(answer["csat_mean"]).all()
+def test_panel_ticket_sql_compiles_each_statistic():
+    frame = pd.DataFrame({"row_id": [0, 0, 0, 1, 1],
+                          "x": [2.0, np.nan, 4.0, np.nan, np.nan],
+                          "code": [0.0, 1.0, 1.0, np.nan, 2.0]})
+    plan = [("m_mean", "x", "mean", None), ("m_median", "x", "median", None),
+            ("m_sum", "x", "sum", None), ("m_count", "x", "count", None),
+            ("m_p90", "x", 0.9, None), ("share_1", "code", "share", 1)]
+    (answer,) = aggregate.run_query_slices(aggregate.panel_ticket_sql(plan) + " ORDER BY row_id",
+                                           "cx_tickets", [frame], threads=1)
+    got = {k: np.ma.filled(v.astype(float), np.nan).tolist() for k, v in answer.items()}
+    assert got["m_mean"][0] == 3.0 and np.isnan(got["m_mean"][1])
+    assert got["m_median"][0] == 3.0 and got["m_p90"][0] == pytest.approx(3.8)
+    assert got["m_sum"] == [6.0, 0.0]  # a total over no values is 0, not missing
+    assert got["m_count"] == [2.0, 0.0]
+    assert got["share_1"] == [pytest.approx(2 / 3), 0.0]  # among tickets with a code

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from cxkit.data import SupportData
-from cxkit.exceptions import ConfigError, SchemaError
+from cxkit.exceptions import ConfigError, ParameterError, SchemaError
 from cxkit.panel import build_panel
 
 TS = pd.Timestamp
@@ -111,7 +111,8 @@ def test_rows_are_active_customer_months_sorted(monthly):
                     ("D", "2024-01")]
     assert monthly.period_index.tolist() == [0, 1, 2, 3, 1, 2, 0, 1, 2, 3, 0]
     assert (monthly.period_end == monthly.period + pd.offsets.MonthBegin(1)).all()
-    assert monthly.attrs == {"period": "M", "horizon": 1, "lookback": 3, "currency": "USD"}
+    assert monthly.attrs == {"period": "M", "horizon": 1, "lookback": 3, "currency": "USD",
+                             "references": {}}
 
 
 def test_month_with_ticket_resolved_after_period_end(monthly):
@@ -255,8 +256,12 @@ def test_start_and_end_override_the_window():
     check(row(panel, "A", "2024-03"), outcome_observed=False)
 
 
+def test_bad_period_raises_parameter_error():
+    with pytest.raises(ParameterError, match="period='D'"):
+        build_panel(fixture_data(), period="D")
+
+
 @pytest.mark.parametrize("kwargs, words", [
-    ({"period": "D"}, "period='D'"),
     ({"horizon": 0}, "horizon=0"),
     ({"lookback": 0}, "lookback=0"),
     ({"horizon": 1.5}, "horizon=1.5"),
