@@ -10,9 +10,12 @@ and interactively in JupyterLab.
 
 Keys: the data of a source config is keyed by the config string (``"sample"``
 or an absolute path); a panel by the data fingerprint, ``period`` and
-``horizon``. The cache lives inside the batch's temporary run folder and is
-removed when the batch finishes, so it can never serve stale data to a later
-batch.
+``horizon``. The fingerprint is computed once, at batch start, and travels
+inside the pickled data, so a kernel finds its panel without rehashing the
+data. The cache lives inside the batch's temporary run folder, readable by
+its user only (folder 0700, files 0600), and is removed when the batch
+finishes (or, for a batch that was killed, by the next batch), so it can
+never serve stale data to a later batch.
 """
 
 from __future__ import annotations
@@ -42,10 +45,19 @@ def _panel_file(cache_dir: Path, fingerprint: str, period: str, horizon: int) ->
 
 
 def _dump(obj, path: Path) -> None:
+    from cxkit.exceptions import ResourceError
+
     tmp = path.with_suffix(".tmp")
-    with open(tmp, "wb") as fh:
-        pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, path)
+    try:
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:
+            pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ResourceError.from_os_error(
+            exc, path=path.parent, doing="write the batch's cache of shared data",
+            fix="free some space on that disk (or choose another output_root); "
+                "the previous report is untouched") from exc
 
 
 def _load(path: Path):
@@ -96,13 +108,13 @@ def prepare_cache(configs: Iterable[str], *, panels: Iterable[tuple[str, str, in
         ``SchemaError``, ``ConfigError``), before any notebook runs.
     """
     cache_dir = Path(cache_dir)
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     loaded, fingerprints = {}, {}
     for config in dict.fromkeys([*configs, *(p[0] for p in panels)]):
         data = _read_support_data(config)
+        fingerprints[config] = data.fingerprint  # computed once here, pickled with the data
         _dump(data, _data_file(cache_dir, config))
         loaded[config] = data
-        fingerprints[config] = data.fingerprint
     for config, period, horizon in dict.fromkeys(panels):
         path = _panel_file(cache_dir, fingerprints[config], period, horizon)
         if not path.exists():

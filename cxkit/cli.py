@@ -12,8 +12,13 @@ Subcommands:
   (repeatable) picks an export shape unlike the default sample.
 - ``cxkit run [RUNCONFIG] [--jobs N]``: run a batch of notebook reports.
 
-Every cxkit error is printed as ``error: <message>`` on stderr, without a
-traceback, with exit status 2.
+Exit status: 0 success; 1 a batch ran but some of its runs failed (the
+summary names each); 2 the input was refused (config, parameter, source
+data) and nothing was written; 3 the machine refused (disk full, read-only
+or forbidden folder: :class:`~cxkit.exceptions.ResourceError`); 130 / 143 a
+batch stopped by Ctrl-C / SIGTERM (its unfinished folder removed). Every
+cxkit error is printed as one line, ``error: <message>``, on stderr; with
+``--debug`` the traceback is printed above it.
 """
 
 from __future__ import annotations
@@ -21,11 +26,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 import warnings
 from pathlib import Path
 
 import cxkit
-from cxkit.exceptions import ConfigError, CxkitError, QuarantineWarning
+from cxkit.exceptions import ConfigError, CxkitError, QuarantineWarning, ResourceError
 
 __all__ = ["main"]
 
@@ -34,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cxkit", description="From helpdesk exports to retention and revenue effects.")
     parser.add_argument("--version", action="version", version=f"cxkit {cxkit.__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="print the traceback of an error, not only its message")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     val = sub.add_parser("validate", help="check a source config's exports and report quality")
@@ -78,12 +86,18 @@ def _validate(args: argparse.Namespace) -> int:
     print(f"\nRows kept: {sizes}. Rows quarantined: {total:,}.")
     for name, rows in data.quarantine.items():
         target = out_dir / f"{name}.csv"
-        if len(rows):
-            out_dir.mkdir(parents=True, exist_ok=True)
-            rows.to_csv(target, index=False)
-            print(f"Quarantined {name} rows written to {target.as_posix()}")
-        elif target.exists():
-            target.unlink()  # a file from an earlier run would mislead
+        fix = "choose a writable folder with --quarantine-dir"
+        try:
+            if len(rows):
+                out_dir.mkdir(parents=True, exist_ok=True)
+                rows.to_csv(target, index=False)
+                print(f"Quarantined {name} rows written to {target.as_posix()}")
+            elif target.exists():
+                target.unlink()  # a file from an earlier run would mislead
+        except OSError as exc:
+            raise ResourceError.from_os_error(
+                exc, path=target.as_posix(), doing="write the quarantined rows",
+                fix=fix) from exc
     return 0
 
 
@@ -100,9 +114,12 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from cxkit.batch import run_batch_cli
+    from cxkit.batch import run_batch
+    from cxkit.runconfig import default_run_config
 
-    return int(run_batch_cli(args.runconfig, jobs=args.jobs))
+    result = run_batch(args.runconfig or default_run_config(), jobs=args.jobs)
+    print(result.summary(), file=sys.stderr if result.failed else sys.stdout)
+    return 1 if result.failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,16 +133,20 @@ def main(argv: list[str] | None = None) -> int:
     Returns
     -------
     int
-        0 on success, 2 on a cxkit error (printed as ``error: ...``), or
-        the status of ``cxkit run``.
+        The exit status (see the module docstring).
     """
     args = _parser().parse_args(argv)
     commands = {"validate": _validate, "sample": _sample, "run": _run}
     try:
         return commands[args.command](args)
     except CxkitError as exc:
+        if args.debug:
+            traceback.print_exc()
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return 3 if isinstance(exc, ResourceError) else 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
         return 0

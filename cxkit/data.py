@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import pandas as pd
 
@@ -54,9 +55,14 @@ class SupportData:
     customer_level: pd.DataFrame | None = None
     metrics: tuple = ()
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
-        """Short content hash of the validated tables (stable across runs)."""
+        """Short content hash of the validated tables (stable across runs).
+
+        Computed once per object (the tables are never modified) and kept
+        when the object is pickled: a batch hashes its data once, and its
+        kernels read the hash from the cached data.
+        """
         frames = {"customers": self.customers, "tickets": self.tickets,
                   "revenue": self.revenue, "surveys": self.surveys,
                   "customer_level": self.customer_level}

@@ -16,6 +16,7 @@ __all__ = [
     "ModelError",
     "ParameterError",
     "BatchError",
+    "ResourceError",
     "QuarantineWarning",
     "SmallSampleWarning",
 ]
@@ -55,3 +56,40 @@ class QuarantineWarning(UserWarning):
 
 class SmallSampleWarning(UserWarning):
     """An estimate rests on fewer observations or events than it should."""
+
+
+class ResourceError(CxkitError, OSError):
+    """The machine refused: a full disk, a read-only or forbidden folder, no memory left."""
+
+    @classmethod
+    def from_os_error(cls, exc: OSError, *, path, doing: str, fix: str = "") -> ResourceError:
+        """One line naming the path, what failed and what to do, from an ``OSError``.
+
+        Parameters
+        ----------
+        exc : OSError
+            The operating system's error (its ``errno`` is kept).
+        path : str or Path
+            The file or folder cxkit was writing or reading.
+        doing : str
+            What cxkit was doing, e.g. ``"create the run folder"``.
+        fix : str, optional
+            What to do instead of the generic advice for the error.
+        """
+        import errno
+
+        reasons = {
+            errno.ENOSPC: ("the disk is full", "free some space on it, or choose a folder on "
+                           "another disk"),
+            errno.EDQUOT: ("the disk quota is used up", "free some space, or choose another "
+                           "folder"),
+            errno.EROFS: ("the file system is read-only", "choose a writable folder"),
+            errno.EACCES: ("permission denied", "give this user write permission on it, or "
+                           "choose another folder"),
+            errno.EPERM: ("operation not permitted", "give this user write permission on it, "
+                          "or choose another folder"),
+        }
+        reason, advice = reasons.get(exc.errno, (exc.strerror or str(exc), "check the folder"))
+        error = cls(f"could not {doing} at '{path}': {reason}; {fix or advice}.")
+        error.errno = exc.errno
+        return error

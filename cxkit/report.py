@@ -2,10 +2,15 @@
 
 A notebook run ends with :func:`write_results`, which writes ``results.json``
 into the run's ``output_dir``: its parameters, the fingerprint of the data it
-used, the cxkit version and one row per reported estimate. After a batch,
-:func:`collect_results` gathers every run's rows into one table and adds
-Benjamini-Hochberg adjusted p-values across the runs that estimate the same
-thing (same notebook, model, outcome and term).
+used, the cxkit version and one row per reported estimate. A notebook does
+not retype its parameters: they are read from the names its ``# Parameters``
+cells assign (parsed, never executed) and their current values, and in a
+batch :func:`stamp_results` then writes the notebook name and every
+parameter value the run used. After a batch, :func:`collect_results` gathers
+every run's rows into one table and adds Benjamini-Hochberg adjusted
+p-values across the runs that estimate the same thing (same notebook, model,
+outcome and term); :func:`write_results_csv` writes it with text cells that
+a spreadsheet would read as a formula escaped.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ import pandas as pd
 
 from cxkit.exceptions import ParameterError
 
-__all__ = ["RESULT_COLUMNS", "write_results", "read_results", "collect_results"]
+__all__ = ["RESULT_COLUMNS", "write_results", "stamp_results", "read_results",
+           "collect_results", "write_results_csv"]
 
 #: Columns of one result row, in order (``notebook`` is filled by the batch).
 RESULT_COLUMNS = ("notebook", "model", "outcome", "term", "estimate", "conf_low",
@@ -47,7 +53,57 @@ def _json_safe(value):
     return str(value)
 
 
-def write_results(rows, *, parameters: Mapping, output_dir, data=None,
+def _assigned_names(source: str) -> list[str]:
+    """Names a cell assigns at top level (``x = 1``, ``x: int = 1``); parsed, not run."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    names = []
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else \
+            [node.target] if isinstance(node, ast.AnnAssign) else []
+        names += [t.id for t in targets if isinstance(t, ast.Name)]
+    return names
+
+
+def _notebook_parameters() -> tuple[dict, str | None]:
+    """The running notebook's parameter values and name (``{}, None`` outside IPython).
+
+    The parameters are the names assigned in the cells run so far that start
+    with ``# Parameters`` (the notebook's parameters cell, and the cell
+    papermill injects after it), with their current values in the
+    notebook's namespace. The name is the notebook file's stem, where the
+    Jupyter server tells the kernel (``__session__``).
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return {}, None
+    shell = get_ipython()
+    if shell is None:
+        return {}, None
+    ns = shell.user_ns
+    names = [name for source in ns.get("In", ()) if source.lstrip().startswith("# Parameters")
+             for name in _assigned_names(source)]
+    values = {n: ns[n] for n in dict.fromkeys(names) if n in ns}
+    session = ns.get("__session__") or os.environ.get("JPY_SESSION_NAME") or ""
+    return values, (Path(str(session)).stem or None)
+
+
+def _parameters_record(parameters: Mapping) -> dict:
+    return _json_safe({k: v for k, v in parameters.items() if k != "output_dir"})
+
+
+def _write_json(payload: dict, path: Path) -> None:
+    tmp = path.parent / f".{path.name}.tmp"
+    tmp.write_text(json.dumps(payload, indent=2, allow_nan=False), encoding="utf-8")
+    os.replace(tmp, path)  # a reader never sees half a file
+
+
+def write_results(rows, *, output_dir, data=None, parameters: Mapping | None = None,
                   notebook: str | None = None) -> Path:
     """Write a notebook run's ``results.json`` into ``output_dir``.
 
@@ -61,14 +117,18 @@ def write_results(rows, *, parameters: Mapping, output_dir, data=None,
         Columns ``model, outcome, term, estimate`` (required) and
         ``conf_low, conf_high, p_value, n_obs, effect`` (optional; missing
         values are written as null). ``effect`` is a plain-English sentence.
-    parameters : mapping
-        The notebook's parameter values (name -> literal value).
     output_dir : str or Path
         Folder of the output notebook; created if missing.
     data : SupportData, optional
         The data the estimates rest on; its fingerprint is recorded.
+    parameters : mapping, optional
+        The run's parameter values (name -> literal value; ``output_dir``
+        is left out). Default: in a notebook, the names its
+        ``# Parameters`` cells assign, with their current values; a batch
+        then stamps every parameter value the run used.
     notebook : str, optional
-        Notebook name written into each row that has none.
+        Notebook name written into each row that has none. Default: the
+        notebook's file name where Jupyter tells it; a batch stamps it.
 
     Returns
     -------
@@ -83,8 +143,8 @@ def write_results(rows, *, parameters: Mapping, output_dir, data=None,
     Examples
     --------
     >>> write_results([{"model": "logit", "outcome": "churned_next", "term": "csat_mean",
-    ...                 "estimate": -0.4}], parameters={"segment": "all"},
-    ...               output_dir=tmp_path)  # doctest: +SKIP
+    ...                 "estimate": -0.4}], output_dir=tmp_path,
+    ...               parameters={"segment": "all"})  # doctest: +SKIP
     """
     frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
     missing = [c for c in _REQUIRED if c not in frame.columns]
@@ -98,6 +158,10 @@ def write_results(rows, *, parameters: Mapping, output_dir, data=None,
         raise ParameterError(
             f"write_results: column 'estimate' has non-numeric values {bad.head(3).tolist()}; "
             "pass numbers (the estimate in the outcome's units).")
+    if parameters is None or notebook is None:
+        found, name = _notebook_parameters()
+        parameters = found if parameters is None else parameters
+        notebook = notebook or name
     records = []
     for rec in frame.to_dict(orient="records"):
         row = {c: rec.get(c) for c in RESULT_COLUMNS}
@@ -107,7 +171,8 @@ def write_results(rows, *, parameters: Mapping, output_dir, data=None,
     from cxkit import __version__
 
     payload = {
-        "parameters": _json_safe(dict(parameters)),
+        "notebook": notebook,
+        "parameters": _parameters_record(parameters),
         "data_fingerprint": None if data is None else data.fingerprint,
         "cxkit_version": __version__,
         "results": records,
@@ -115,10 +180,24 @@ def write_results(rows, *, parameters: Mapping, output_dir, data=None,
     out_dir = Path(output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "results.json"
-    tmp = out_dir / ".results.json.tmp"
-    tmp.write_text(json.dumps(payload, indent=2, allow_nan=False), encoding="utf-8")
-    os.replace(tmp, path)  # a reader never sees half a file
+    _write_json(payload, path)
     return path
+
+
+def stamp_results(path, *, notebook: str, parameters: Mapping) -> None:
+    """Write a run's notebook name and parameter values into its ``results.json``.
+
+    What the batch knows (every parameter value the run used: the declared
+    defaults and the values passed) replaces what the notebook wrote.
+    """
+    path = Path(path)
+    payload = read_results(path)
+    payload["notebook"] = notebook
+    payload["parameters"] = _parameters_record(parameters)
+    for row in payload.get("results", []):
+        if row.get("notebook") is None:
+            row["notebook"] = notebook
+    _write_json(payload, path)
 
 
 def read_results(path) -> dict:
@@ -175,6 +254,32 @@ def collect_results(runs: Iterable[Mapping], *, root) -> pd.DataFrame:
         table[col] = pd.to_numeric(table[col], errors="coerce").astype("float64")
     table["p_value_bh"] = _bh_by_group(table, ["notebook", "model", "outcome", "term"])
     return table.reindex(columns=columns)
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _defused(value):
+    """A text cell a spreadsheet would run as a formula, prefixed with ``'``."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        try:
+            float(value)  # "-0.5" typed as text is a number, not a formula
+        except ValueError:
+            return "'" + value
+    return value
+
+
+def write_results_csv(table: pd.DataFrame, path) -> Path:
+    """Write :func:`collect_results`' table as CSV, safe to open in a spreadsheet.
+
+    Text cells that begin with ``=``, ``+``, ``-``, ``@``, a tab or a
+    carriage return (CSV formula injection) get a leading ``'``; numbers,
+    negative ones included, are written as numbers.
+    """
+    text = table.select_dtypes(include=["object", "string"]).columns
+    safe = table.assign(**{c: table[c].map(_defused) for c in text})
+    safe.to_csv(path, index=False)
+    return Path(path)
 
 
 def _bh_by_group(table: pd.DataFrame, keys: list[str]) -> pd.Series:

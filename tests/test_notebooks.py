@@ -35,13 +35,13 @@ def results(batch):
 
 def test_six_notebooks_with_two_parameter_sets(batch):
     assert len(NOTEBOOKS) == 6
-    ran = {(r["notebook"], r["parameters"].get("segment", "all")) for r in batch.runs}
+    ran = {(r.notebook, r.parameters.get("segment", "all")) for r in batch.runs}
     for nb in NOTEBOOKS:
         assert (nb, "all") in ran
         if nb != "01_data_quality":  # validation covers the whole export, not a segment
             assert (nb, "SMB") in ran
     for r in batch.runs:
-        html = batch.run_dir / Path(r["notebook_path"]).with_suffix(".html")
+        html = batch.run_dir / Path(r.notebook_path).with_suffix(".html")
         assert html.exists()
 
 
@@ -94,15 +94,16 @@ def test_each_run_writes_results_json_with_provenance(batch):
     required = {"notebook", "model", "outcome", "term", "estimate", "conf_low", "conf_high",
                 "p_value", "n_obs", "effect"}
     for r in batch.runs:
-        payload = json.loads((batch.run_dir / Path(r["notebook_path"]).parent
+        payload = json.loads((batch.run_dir / Path(r.notebook_path).parent
                               / "results.json").read_text())
         assert payload["cxkit_version"] and len(payload["data_fingerprint"]) == 16
-        assert payload["parameters"].get("segment", "all") == r["parameters"].get("segment", "all")
+        assert payload["notebook"] == r.notebook
+        assert payload["parameters"]["segment"] == r.parameters.get("segment", "all")
         assert payload["results"] and required <= set(payload["results"][0])
     # the truth check above reads results.csv, which gathers these files: same numbers
-    run = next(r for r in batch.runs if r["notebook"] == "03_retention_drivers"
-               and r["parameters"].get("segment", "all") == "all")
-    rj = json.loads((batch.run_dir / Path(run["notebook_path"]).parent
+    run = next(r for r in batch.runs if r.notebook == "03_retention_drivers"
+               and r.parameters.get("segment", "all") == "all")
+    rj = json.loads((batch.run_dir / Path(run.notebook_path).parent
                      / "results.json").read_text())
     est = {row["term"]: row["estimate"] for row in rj["results"]}
     truth = TRUTH["churn"]["log_odds"]["resolution_hours_mean"]
