@@ -181,36 +181,94 @@ def test_manifest_and_index(mixed_batch):
 
 # -- atomic run folders ----------------------------------------------------------------
 
-def test_killed_batch_leaves_only_a_tmp_folder_and_latest_untouched(tmp_path):
+# A batch in a subprocess, its source data faked (read once into the batch cache).
+FAKE_DATA_BATCH = """
+import sys
+import pandas as pd
+import cxkit.cache
+from cxkit.data import SupportData
+fake = SupportData(customers=pd.DataFrame({"customer_id": ["c1", "c2"]}))
+cxkit.cache._read_support_data = lambda config: fake
+from cxkit.cli import main
+sys.exit(main(["run", sys.argv[1]]))
+"""
+
+
+def _process_table() -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, state) of every process, from /proc."""
+    table = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        table[int(stat.parent.name)] = (int(fields[1]), fields[0])
+    return table
+
+
+def _descendants(pid: int) -> set[int]:
+    table, found, todo = _process_table(), set(), [pid]
+    while todo:
+        parent = todo.pop()
+        children = [p for p, (ppid, _) in table.items() if ppid == parent]
+        found.update(children)
+        todo += children
+    return found
+
+
+def _alive(pids: set[int]) -> set[int]:
+    table = _process_table()
+    return {p for p in pids if p in table and table[p][1] != "Z"}  # zombies have ended
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_killed_batch_leaves_no_process_no_cached_data_and_latest_untouched(tmp_path, sig):
     root = tmp_path / "reports"
     first = run_batch(_config(root), progress="off")
-    assert first.status == "ok"
-    assert os.readlink(root / "latest") == first.run_id
+    assert first.status == "ok" and os.readlink(root / "latest") == first.run_id
 
     cfg_file = tmp_path / "slow.yaml"
-    cfg_file.write_text(json.dumps(_config(root, "slow")))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cxkit.cli", "run", str(cfg_file)],
-        start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cfg_file.write_text(json.dumps(_config(root, "slow", cache=True,
+                                           grid={"seconds": [60.0, 61.0]})))
+    proc = subprocess.Popen([sys.executable, "-c", FAKE_DATA_BATCH, str(cfg_file)],
+                            start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 30
-        while not list(root.glob(".tmp-*/slow/*/slow.ipynb")):  # the run has started
-            assert time.monotonic() < deadline and proc.poll() is None
+        deadline = time.monotonic() + 60
+        kernels = set()
+        while len(kernels) < 2:  # both kernels are running
+            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
             time.sleep(0.2)
+            kernels = {p for p in _descendants(proc.pid)
+                       if b"ipykernel" in Path(f"/proc/{p}/cmdline").read_bytes()}
+        family = _descendants(proc.pid)  # workers and kernels
+        cache = next(root.glob(".tmp-*/_cache"))
+        assert cache.stat().st_mode & 0o777 == 0o700  # private to the user
+        assert [f.stat().st_mode & 0o777 for f in cache.iterdir()] == [0o600]
+        os.kill(proc.pid, sig)  # the batch's own process only, as cron or Airflow would
+        status = proc.wait(timeout=30)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    entries = sorted(p.name for p in root.iterdir())
-    tmp = [e for e in entries if e.startswith(".tmp-")]
-    assert len(tmp) == 1 and sorted(set(entries) - set(tmp)) == sorted([first.run_id, "latest"])
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while _alive(family) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(family), "workers or kernels outlived their batch"
     assert os.readlink(root / "latest") == first.run_id
-    # the next batch reports the stale folder; it can then be cleaned
-    assert find_stale_runs(root) == [root / tmp[0]]
+    leftovers = sorted(p.name for p in root.glob(".tmp-*"))
+    if sig == signal.SIGTERM:
+        assert status == 128 + signal.SIGTERM and leftovers == []
+        assert "stopped by SIGTERM" in proc.stderr.read().decode()
+    else:  # nothing could run at SIGKILL: the folder stays until the next batch
+        assert len(leftovers) == 1 and find_stale_runs(root) == [root / leftovers[0]]
     second = run_batch(_config(root), progress="off")
-    assert second.stale == (root / tmp[0],) and "interrupted batch" in second.summary()
-    assert second.run_id != first.run_id and (root / first.run_id).is_dir()
-    assert os.readlink(root / "latest") == second.run_id
-    assert clean_stale_runs(root) == [root / tmp[0]] and not (root / tmp[0]).exists()
+    assert not list(root.glob("**/_cache")) and not list(root.glob("**/*.pkl"))
+    assert os.readlink(root / "latest") == second.run_id and (root / first.run_id).is_dir()
+    if leftovers:  # reported, then removable
+        assert second.stale == (root / leftovers[0],) and "interrupted batch" in second.summary()
+        assert clean_stale_runs(root) == [root / leftovers[0]]
+        assert not (root / leftovers[0]).exists()
 
 
 # -- the shared cache ------------------------------------------------------------------

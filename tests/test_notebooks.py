@@ -98,7 +98,10 @@ def test_each_run_writes_results_json_with_provenance(batch):
                               / "results.json").read_text())
         assert payload["cxkit_version"] and len(payload["data_fingerprint"]) == 16
         assert payload["notebook"] == r.notebook
-        assert payload["parameters"]["segment"] == r.parameters.get("segment", "all")
+        # stamped by the batch: every value passed, and the declared defaults
+        passed = {k: v for k, v in r.parameters.items() if k != "output_dir"}
+        assert passed.items() <= payload["parameters"].items()
+        assert "alpha" in payload["parameters"] or r.notebook == "01_data_quality"
         assert payload["results"] and required <= set(payload["results"][0])
     # the truth check above reads results.csv, which gathers these files: same numbers
     run = next(r for r in batch.runs if r.notebook == "03_retention_drivers"
