@@ -52,13 +52,16 @@ def _remount_read_only(disk: Path) -> None:
     subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
 
 
-def _good_batch(root: Path, tmp_path: Path) -> tuple[Path, str]:
-    """A config file for one quick run into ``root``, and the run id of a first good batch."""
+def _previous_report(root: Path, tmp_path: Path) -> tuple[Path, str]:
+    """A run config for one quick run into ``root``, and an earlier report there."""
     cfg = tmp_path / "rc.yaml"
     cfg.write_text(json.dumps({"notebooks": [str(NB / "quick.ipynb")], "jobs": 1,
                                "output_root": str(root), "cache": False}))
-    assert main(["run", str(cfg)]) == 0
-    return cfg, os.readlink(root / "latest")
+    first = "20260101T060000Z-0a1b2c"
+    (root / first).mkdir(parents=True)
+    (root / first / "index.html").write_text("<p>last week's report</p>")
+    os.symlink(first, root / "latest")
+    return cfg, first
 
 
 def _assert_one_line_and_intact(err: str, root: Path, first: str, *words: str) -> None:
@@ -71,19 +74,22 @@ def _assert_one_line_and_intact(err: str, root: Path, first: str, *words: str) -
     assert not list(root.glob(".tmp-*"))
 
 
-def test_disk_full_at_the_start(small_disk, tmp_path, capsys):
+@pytest.mark.parametrize(("break_disk", "words"), [
+    (_fill, ("the disk is full", "previous report is untouched")),
+    (_remount_read_only, ("the file system is read-only", "output_root")),
+], ids=["disk full at the start", "read-only output root"])
+def test_unwritable_output_root(small_disk, tmp_path, capsys, break_disk, words):
     root = small_disk / "reports"
-    cfg, first = _good_batch(root, tmp_path)
-    _fill(small_disk)
+    cfg, first = _previous_report(root, tmp_path)
+    break_disk(small_disk)
     capsys.readouterr()
     assert main(["run", str(cfg)]) == 3
-    _assert_one_line_and_intact(capsys.readouterr().err, root, first, "the disk is full",
-                                "previous report is untouched")
+    _assert_one_line_and_intact(capsys.readouterr().err, root, first, *words)
 
 
 def test_disk_full_midway(small_disk, tmp_path, capsys, monkeypatch):
     root = small_disk / "reports"
-    cfg, first = _good_batch(root, tmp_path)
+    cfg, first = _previous_report(root, tmp_path)
     write_outputs = cxkit.batch._write_outputs
 
     def fill_then_write(*args, **kwargs):  # the runs are done; the disk fills up now
@@ -97,22 +103,10 @@ def test_disk_full_midway(small_disk, tmp_path, capsys, monkeypatch):
                                 "write the batch's results")
 
 
-def test_read_only_output_root_and_debug_traceback(small_disk, tmp_path, capsys):
-    root = small_disk / "reports"
-    cfg, first = _good_batch(root, tmp_path)
-    _remount_read_only(small_disk)
-    capsys.readouterr()
-    assert main(["run", str(cfg)]) == 3
-    _assert_one_line_and_intact(capsys.readouterr().err, root, first,
-                                "the file system is read-only", "output_root")
-    assert main(["--debug", "run", str(cfg)]) == 3
-    err = capsys.readouterr().err
-    assert "Traceback" in err and "OSError" in err and "error: could not" in err
-
-
-def test_permission_denied_on_the_output_root(tmp_path, capsys, monkeypatch):
+def test_permission_denied_on_the_output_root_and_debug_traceback(tmp_path, capsys,
+                                                                  monkeypatch):
     root = tmp_path / "reports"
-    cfg, first = _good_batch(root, tmp_path)
+    cfg, first = _previous_report(root, tmp_path)
     mkdir = Path.mkdir
 
     def refuse(self, *args, **kwargs):  # what a folder without write permission answers
@@ -124,6 +118,10 @@ def test_permission_denied_on_the_output_root(tmp_path, capsys, monkeypatch):
     capsys.readouterr()
     assert main(["run", str(cfg)]) == 3
     _assert_one_line_and_intact(capsys.readouterr().err, root, first, "permission denied")
+    assert main(["--debug", "run", str(cfg)]) == 3
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "PermissionError" in err
+    assert err.strip().splitlines()[-1].startswith("error: could not create a run folder")
 
 
 def test_read_only_quarantine_folder(small_disk, tmp_path, capsys):
