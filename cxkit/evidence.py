@@ -13,9 +13,10 @@ Every estimate cxkit reports carries one of three labels:
   failed placebo), and every adjustment term (plan, tenure, ...).
 * ``confounded by construction`` — an exposure that measures how much help a
   customer needed (ticket volume, contact rate, having contacted support at
-  all, and any metric the registry marks so). Customers with more problems
-  both need more help and churn more, so no adjustment for observed
-  variables makes such an estimate an effect of support. It is shown only
+  all: every metric the registry flags ``confounded_by_construction``).
+  Customers with more problems both need more help and churn more, so no
+  adjustment for observed variables makes such an estimate an effect of
+  support. It is shown only
   in the naive-versus-adjusted comparison, never as a finding.
 """
 
@@ -25,8 +26,7 @@ import re
 
 import pandas as pd
 
-__all__ = ["DESIGN_BASED", "ASSOCIATION", "CONFOUNDED", "EVIDENCE_LABELS", "HELP_NEEDED",
-           "EVIDENCE_NOTES", "is_help_needed", "evidence_label", "evidence_labels", "is_finding"]
+__all__ = ["DESIGN_BASED", "ASSOCIATION", "CONFOUNDED", "EVIDENCE_LABELS", "EVIDENCE_NOTES", "is_help_needed", "evidence_label", "evidence_labels", "is_finding"]
 
 DESIGN_BASED = "design-based"
 ASSOCIATION = "association only"
@@ -42,23 +42,6 @@ EVIDENCE_NOTES = {
                 "need more of and churn more: confounded by construction, never a finding",
 }
 
-#: Panel and survival-table columns that measure how much help a customer needed.
-HELP_NEEDED = frozenset({
-    "ticket_count", "ticket_count_prior", "tickets_per_month", "contacted", "contact_rate",
-    "contacts_per_customer", "resolved_count", "open_count", "csat_count", "ces_count",
-})
-
-
-def _registry_flagged() -> frozenset:
-    """Metrics the metric registry marks as measuring how much help was needed."""
-    try:
-        from cxkit import registry
-    except ImportError:  # the registry is optional for this module
-        return frozenset()
-    flagged = getattr(registry, "help_needed_metrics", None)
-    return frozenset(flagged()) if callable(flagged) else frozenset()
-
-
 def _column(term: str) -> str:
     """The column behind a formula term: ``np.log1p(ticket_count)`` -> ``ticket_count``."""
     inner = re.findall(r"[A-Za-z_][A-Za-z0-9_]*", re.sub(r"np\.\w+", "", str(term)))
@@ -67,9 +50,14 @@ def _column(term: str) -> str:
 
 
 def is_help_needed(term: str) -> bool:
-    """Whether ``term`` measures how much help a customer needed (volume, contact)."""
-    col = _column(term)
-    return col in HELP_NEEDED or col in _registry_flagged() or col.startswith("ticket_count")
+    """Whether ``term`` measures how much help a customer needed (volume, contact).
+
+    The metric registry is the home of that fact (``Metric.confounded_by_construction``):
+    ticket volume, contacts, contact rate, having contacted support at all.
+    """
+    from cxkit import registry
+
+    return bool(registry.lookup(_column(term)).confounded_by_construction)
 
 
 def _design_ok(result) -> bool:

@@ -163,8 +163,8 @@ def describe_sensitivity(result, *, deltas=None) -> pd.DataFrame:
     ----------
     result : ModelResult
     deltas : mapping, optional
-        Driver -> change in driver units; default :data:`cxkit.describe.EFFECT_DELTAS`
-        (1 unit for drivers not listed).
+        Driver -> change in driver units; default the driver's effect step in
+        the metric registry (:func:`cxkit.registry.lookup`), as in its effect sentence.
 
     Returns
     -------
@@ -173,10 +173,10 @@ def describe_sensitivity(result, *, deltas=None) -> pd.DataFrame:
         robustness_value, robustness_value_ci, approximation, sentence``
         (``sentence`` is plain words for the effect sentence).
     """
-    from cxkit.describe import EFFECT_DELTAS
+    from cxkit import registry
     from cxkit.results import driver_label
 
-    deltas = EFFECT_DELTAS if deltas is None else deltas
+    deltas = {} if deltas is None else dict(deltas)
     tidy = result.tidy().set_index("term")
     level = round(100 * (1 - result.alpha))
     rows = []
@@ -184,7 +184,7 @@ def describe_sensitivity(result, *, deltas=None) -> pd.DataFrame:
         if term not in tidy.index:
             continue
         row = tidy.loc[term]
-        delta = float(deltas.get(term, 1.0))
+        delta = float(deltas[term] if term in deltas else (registry.lookup(term).step or 1.0))
         label = driver_label(term)[0]
         out = {"term": term, "delta": delta, "measure": None, "ratio": np.nan,
                "e_value": np.nan, "e_value_ci": np.nan, "robustness_value": np.nan,
