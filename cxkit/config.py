@@ -28,7 +28,10 @@ export values to the values cxkit should see (``null`` = missing). In YAML only
 ``true``/``false`` are booleans: ``Yes``/``No`` stay text.
 
 Derived columns (``derive``) are expressions in a small whitelisted language,
-documented and evaluated in :mod:`cxkit._derive`. A ``churn`` block
+documented and evaluated in :mod:`cxkit._derive`. A ``metrics`` block declares
+per customer x period aggregates of ticket columns (shares of tickets matching
+a condition, means, medians, sums, counts); see
+:func:`cxkit.registry.parse_metrics`. A ``churn`` block
 (``churn: {inactive_days: 90}``) defines churn by inactivity for customers
 without ``churned_at``; see :mod:`cxkit._churn`.
 """
@@ -48,12 +51,13 @@ import yaml
 from cxkit._churn import check_churn_config
 from cxkit._derive import FUNCTIONS, evaluate_expression, parse_expression
 from cxkit.exceptions import ConfigError
+from cxkit.registry import parse_metrics
 from cxkit.schema import TABLES
 
 __all__ = ["SourceConfig", "TableConfig", "load_config", "parse_expression",
            "evaluate_expression", "FUNCTIONS"]
 
-TOP_KEYS = ("currency", "timezone", "as_of", "tables", "base_dir", "churn")
+TOP_KEYS = ("currency", "timezone", "as_of", "tables", "base_dir", "churn", "metrics")
 TABLE_KEYS = ("path", "table", "columns", "datetime_format", "timezone", "values",
               "derive", "read_options")
 RESERVED = ("source_row", "source_file")
@@ -89,6 +93,7 @@ class SourceConfig:
     timezone: str = "UTC"
     as_of: pd.Timestamp | None = None
     churn: Mapping[str, Any] | None = None  # churn by inactivity (cxkit._churn)
+    metrics: tuple = ()  # metrics declared in the `metrics:` block (cxkit.registry.parse_metrics)
 
 
 class _Loader(yaml.SafeLoader):
@@ -171,7 +176,8 @@ def load_config(source: str | Path | Mapping, *, base_dir: str | Path | None = N
     parsed = {name: _table(name, spec, where) for name, spec in tables.items()}
     return SourceConfig(base_dir=folder, tables=MappingProxyType(parsed), currency=currency,
                         timezone=tz, as_of=as_of,
-                        churn=check_churn_config(raw.get("churn"), where))
+                        churn=check_churn_config(raw.get("churn"), where),
+                        metrics=parse_metrics(raw.get("metrics"), where=f"{where}: metrics"))
 
 
 def _check_keys(d: Mapping, valid: tuple[str, ...], where: str) -> None:

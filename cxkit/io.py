@@ -39,7 +39,7 @@ from cxkit._derive import Unreadable
 from cxkit.config import RESERVED, SourceConfig, TableConfig, evaluate_expression, load_config
 from cxkit.data import SupportData
 from cxkit.exceptions import ConfigError, SchemaError, SourceError
-from cxkit.registry import add_ticket_quantities
+from cxkit.registry import add_ticket_quantities, check_declared
 from cxkit.schema import TABLES, columns_of
 from cxkit.validate import UNPARSED, UNPARSED_VALUES, validate_tables
 
@@ -124,10 +124,13 @@ def read_support_data(config="sample", *, as_of=None) -> SupportData:
         customers = clean["customer_level"][["customer_id"]].copy()
     elif cfg.churn is not None:  # no churned_at: churn by inactivity (cxkit._churn)
         customers = churn_by_inactivity(customers, clean, as_of=when, **cfg.churn)
-    return SupportData(customers=customers, tickets=clean.get("tickets"),
+    tickets = clean.get("tickets")
+    check_declared(cfg.metrics, tickets)  # metrics: block (cxkit.registry)
+    return SupportData(customers=customers, tickets=tickets,
                        revenue=clean.get("revenue"), surveys=clean.get("surveys"),
                        quality=quality, quarantine=quarantine, currency=cfg.currency,
-                       timezone=cfg.timezone, customer_level=clean.get("customer_level"))
+                       timezone=cfg.timezone, customer_level=clean.get("customer_level"),
+                       metrics=cfg.metrics)
 
 
 def read_table(tcfg: TableConfig, *, config: SourceConfig) -> pd.DataFrame:

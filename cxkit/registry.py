@@ -45,12 +45,14 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from cxkit._derive import evaluate_expression, parse_expression
 from cxkit.exceptions import ConfigError
 
 __all__ = ["Metric", "Aggregation", "METRICS", "UNITS", "WINDOWS", "STATISTICS", "QUANTITIES",
-           "SELF_SERVICE_CHANNEL", "lookup", "entries", "help_needed_metrics", "value_bounds", "share_family",
-           "share_families", "parse_metrics", "declare", "declared_quantity",
-           "add_ticket_quantities", "ticket_quantity", "missing_column", "slug"]
+           "SELF_SERVICE_CHANNEL", "lookup", "entries", "help_needed_metrics", "value_bounds",
+           "share_family", "share_families", "parse_metrics", "declare", "declared_quantity",
+           "check_declared", "add_ticket_quantities", "ticket_quantity", "missing_column",
+           "slug"]
 
 SELF_SERVICE_CHANNEL = "self_service"  # channel label counted as self-service
 
@@ -532,7 +534,8 @@ def parse_metrics(spec, *, where: str = "metrics") -> tuple[Metric, ...]:
         metrics:
           high_priority_rate: {share: "priority == 'high'", label: high-priority tickets}
           handle_minutes_mean: {mean: handle_minutes}
-          qa_score_median: {median: qa_score, unit: score, bounds: [0, 100], direction: higher_is_better}
+          qa_score_median: {median: qa_score, unit: score, bounds: [0, 100],
+                            direction: higher_is_better}
           refund_tag_count: {count: "tags == 'refund'"}
 
     ``share`` and ``count`` take a condition in the ``derive`` language (the
@@ -553,8 +556,6 @@ def parse_metrics(spec, *, where: str = "metrics") -> tuple[Metric, ...]:
         Unknown keys, a bad name, more or less than one aggregation, a
         condition outside the ``derive`` language, or a name of a built-in metric.
     """
-    from cxkit._derive import parse_expression
-
     if spec is None:
         return ()
     if not isinstance(spec, Mapping):
@@ -612,7 +613,8 @@ def parse_metrics(spec, *, where: str = "metrics") -> tuple[Metric, ...]:
         out.append(Metric(
             name, str(body.get("label") or guessed.label), unit, direction=direction, low=low,
             high=high, step=float(step), target=target,
-            aggregation=Aggregation(f"declared:{name}", stat, "resolved"),
+            aggregation=Aggregation(f"declared:{name}", "sum" if stat == "count" else stat,
+                                    "resolved"),  # a count of matches sums 0/1 values
             kpi=True, panel=True, confounded_by_construction=confounded,
             condition=source if condition else None, needs=() if condition else (source,),
             description=f"{stat} of {what} (in the panel: tickets created in the period and "
@@ -640,6 +642,24 @@ def declare(metrics) -> None:
         _DECLARED[m.name] = m
 
 
+def check_declared(metrics, tickets: pd.DataFrame | None) -> None:
+    """Check, when the data are read, that each declared metric can be computed on
+    ``tickets``, and make it known to :func:`lookup`.
+
+    Raises
+    ------
+    ConfigError
+        Metrics are declared but there is no tickets table, or a condition or
+        column names a column the tickets lack, naming ``metrics.<name>``.
+    """
+    if metrics and tickets is None:
+        raise ConfigError(f"metrics.{metrics[0].name}: declared metrics aggregate tickets, but "
+                          "the source config has no tickets table; add one or remove the block.")
+    for m in metrics:
+        declared_quantity(tickets, m)
+    declare(metrics)
+
+
 def declared_quantity(tickets: pd.DataFrame, metric: Metric) -> pd.Series:
     """Per-ticket value of a declared metric: 0/1 for a condition, else the column as float.
 
@@ -648,8 +668,6 @@ def declared_quantity(tickets: pd.DataFrame, metric: Metric) -> pd.Series:
     ConfigError
         The condition or column names a column the tickets do not have.
     """
-    from cxkit._derive import evaluate_expression
-
     if metric.condition is not None:
         try:
             value = evaluate_expression(metric.condition, tickets)

@@ -86,7 +86,7 @@ def test_volume_metrics_are_flagged_confounded_by_construction():
             "contacted"} <= flagged
     assert not registry.lookup("resolution_hours_mean").confounded_by_construction
     assert not registry.lookup("fcr_rate").confounded_by_construction
-    assert set(registry.help_needed_metrics()) == flagged
+    assert flagged <= set(registry.help_needed_metrics())
 
 
 def test_readers_take_their_facts_from_the_registry():
