@@ -66,6 +66,8 @@ _LAZY = {
     "fit_revenue": "revenue",
     "build_survival": "outcomes",
     "build_churn_intervals": "outcomes",
+    "cohort_retention": "curves",
+    "adjusted_survival": "curves",
     "build_panel": "panel",
     "forest_plot": "plots",
     "km_plot": "plots",
@@ -106,6 +108,7 @@ def __dir__():
 
 if TYPE_CHECKING:  # static analysers and IDEs see the eager imports
     from cxkit.cache import load_data, load_panel
+    from cxkit.curves import adjusted_survival, cohort_retention
     from cxkit.data import SupportData
     from cxkit.describe import (
         coverage_plot, describe_associations, describe_claims, describe_findings,

@@ -59,7 +59,7 @@ def build_survival(data: SupportData, *, start=None, end=None) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Columns ``customer_id``, ``plan`` and ``segment`` (when present),
-        ``entry_months``, ``duration_months``, ``event`` (int 0/1),
+        ``signup_at``, ``entry_months``, ``duration_months``, ``event`` (int 0/1),
         ``ticket_count``, ``tickets_per_month`` (tickets per month observed in
         the window), ``resolution_hours_mean`` (resolved tickets),
         ``fcr_rate`` (0-1, share of resolved tickets with one contact) and
@@ -97,6 +97,7 @@ def build_survival(data: SupportData, *, start=None, end=None) -> pd.DataFrame:
     for col in ("plan", "segment"):
         if col in cust:
             out[col] = cust[col]
+    out["signup_at"] = cust["signup_at"]
     out["entry_months"] = _months(window_start - cust["signup_at"]).clip(lower=0.0)
     out["duration_months"] = _months(stop - cust["signup_at"])
     out["event"] = event.astype(np.int64)

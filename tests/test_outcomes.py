@@ -62,7 +62,7 @@ def surv() -> pd.DataFrame:
 
 def test_one_row_per_customer_at_risk_sorted(surv):
     assert surv.customer_id.tolist() == ["A", "B", "C"]
-    assert list(surv.columns) == ["customer_id", "plan", "segment", "entry_months",
+    assert list(surv.columns) == ["customer_id", "plan", "segment", "signup_at", "entry_months",
                                   "duration_months", "event", "ticket_count",
                                   "tickets_per_month", "resolution_hours_mean", "fcr_rate",
                                   "csat_mean"]
