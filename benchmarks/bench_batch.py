@@ -31,9 +31,10 @@ from pathlib import Path
 
 import nbformat
 
+from benchmarks import write_readme_block
+
 HERE = Path(__file__).resolve().parent
 WORK = HERE / "_work" / f"batch-{os.getpid()}"  # one folder per invocation
-START, END = "<!-- bench_batch:start -->", "<!-- bench_batch:end -->"
 
 WORK_CELL = """import numpy as np
 import pandas as pd
@@ -93,14 +94,7 @@ def _run_papermill_cli(notebook: Path, seeds: list[int]) -> tuple[float, float]:
 
 
 def _write_readme(text: str) -> None:
-    readme = HERE / "README.md"
-    old = readme.read_text(encoding="utf-8") if readme.exists() else "# Benchmarks\n"
-    block = f"{START}\n{text.rstrip()}\n{END}"
-    if START in old and END in old:
-        new = old[:old.index(START)] + block + old[old.index(END) + len(END):]
-    else:
-        new = old.rstrip() + "\n\n" + block + "\n"
-    readme.write_text(new, encoding="utf-8")
+    write_readme_block("bench_batch", text)
 
 
 def main(argv: list[str] | None = None) -> int:
