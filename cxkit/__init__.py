@@ -37,15 +37,15 @@ _LAZY = {
     "SupportData": "data",
     "coverage_plot": "describe",
     "describe_associations": "describe",
-    "describe_claims": "describe",
+    "describe_claims": "claims",
     "describe_findings": "describe",
     "describe_panel": "describe",
     "describe_performance": "describe",
     "describe_sources": "describe",
-    "headline_rows": "describe",
-    "kpi_rows": "describe",
-    "quality_rows": "describe",
-    "select": "describe",
+    "headline_rows": "result_rows",
+    "kpi_rows": "result_rows",
+    "quality_rows": "result_rows",
+    "select": "selection",
     "value_per_retained_customer": "describe",
     "adjust_pvalues": "guardrails",
     "compare_naive": "guardrails",
@@ -110,10 +110,10 @@ if TYPE_CHECKING:  # static analysers and IDEs see the eager imports
     from cxkit.cache import load_data, load_panel
     from cxkit.curves import adjusted_survival, cohort_retention
     from cxkit.data import SupportData
+    from cxkit.claims import describe_claims
     from cxkit.describe import (
-        coverage_plot, describe_associations, describe_claims, describe_findings,
-        describe_panel, describe_performance, describe_sources, headline_rows, kpi_rows,
-        quality_rows, select, value_per_retained_customer,
+        coverage_plot, describe_associations, describe_findings, describe_panel,
+        describe_performance, describe_sources, value_per_retained_customer,
     )
     from cxkit.guardrails import (
         adjust_pvalues, compare_naive, fit_by_segment, fit_mediation, fit_within,
@@ -129,8 +129,10 @@ if TYPE_CHECKING:  # static analysers and IDEs see the eager imports
     from cxkit.panel import build_panel
     from cxkit.plots import forest_plot, km_plot, quadrant_plot, set_theme
     from cxkit.report import write_results
+    from cxkit.result_rows import headline_rows, kpi_rows, quality_rows
     from cxkit.revenue import fit_revenue
     from cxkit.schema import describe_schema
+    from cxkit.selection import select
     from cxkit.sensitivity import describe_sensitivity
     from cxkit.survival import fit_churn_timing, kaplan_meier, logrank_test, ph_test
     from cxkit.synth import make_sample

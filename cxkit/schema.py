@@ -18,7 +18,7 @@ import pandas as pd
 
 from cxkit.registry import METRICS
 
-__all__ = ["Column", "TABLES", "REQUIRED_TABLES", "describe_schema", "columns_of"]
+__all__ = ["Column", "TABLES", "REQUIRED_TABLES", "EVENT_TIME", "describe_schema", "columns_of"]
 
 # kinds: id (text key), datetime, float, int, bool, text (categorical label)
 
@@ -91,6 +91,10 @@ TABLES: dict[str, tuple[Column, ...]] = {
 }
 
 REQUIRED_TABLES = ("customers",)
+
+#: The timestamp that places each table's rows in time (periods, coverage, selection).
+EVENT_TIME = {"customers": "signup_at", "tickets": "created_at", "revenue": "paid_at",
+              "surveys": "answered_at"}
 
 
 def columns_of(table: str) -> dict[str, Column]:
