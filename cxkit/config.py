@@ -17,7 +17,16 @@ format needs a config and no code::
         timezone: America/New_York         # optional zone of the export's timestamps
         values: {csat: {Good: 5, Bad: 1, Not Offered: null}}
         derive: {contacts: "replies + 1"}
-        read_options: {delimiter: ";", encoding: latin-1}
+        read_options: {delimiter: ";", decimal: ",", thousands: ".", encoding: latin-1}
+        dedupe: {keep: last, by: file_order}  # overlapping exports: latest version wins
+    plausibility:            # limits of the plausibility rules (defaults shown)
+      max_resolution_days: 365
+      max_first_response_days: 30
+      earliest: null         # e.g. "2015-01-01": event dates before it are implausible
+      date_fence: 5          # event dates before Q1 - 5 x max(IQR, 1 year) are year typos
+      duplicate_rows: true   # identical rows are duplicates (the first is kept)
+      customer_span: true    # tickets created before signup or after churn are set aside
+    pseudonymise: false      # true: customer ids become keyed hashes at read time
 
 Table names are ``customers``, ``tickets``, ``revenue``, ``surveys`` and
 ``customer_level`` (one row per customer with outcome and drivers). Relative
@@ -34,6 +43,20 @@ a condition, means, medians, sums, counts); see
 :func:`cxkit.registry.parse_metrics`. A ``churn`` block
 (``churn: {inactive_days: 90}``) defines churn by inactivity for customers
 without ``churned_at``; see :mod:`cxkit._churn`.
+
+``datetime_format`` is strftime codes, or ``epoch_s`` / ``epoch_ms`` for Unix
+timestamps in seconds or milliseconds (always UTC). ``read_options`` go to the
+CSV reader; ``decimal`` and ``thousands`` are applied to the number columns
+(the file is read as text so that ids keep their leading zeros). ``dedupe``
+resolves overlapping export files: of the rows sharing ``key`` (default the
+table's id column) only the last (``keep: last``) or first version is kept,
+ordered by file and row (``by: file_order``) or by a timestamp column
+(``by: updated_at``); the others are set aside as ``superseded``.
+``plausibility`` holds the limits of the plausibility rules
+(:class:`Plausibility`); ``pseudonymise`` replaces every ``customer_id`` by a
+keyed hash whose key is read from the environment variable
+``CXKIT_PSEUDONYM_KEY`` (or the one named by ``pseudonymise: {key_env: NAME}``);
+the key never sits in the config.
 """
 
 from __future__ import annotations
@@ -57,11 +80,46 @@ from cxkit.schema import TABLES
 __all__ = ["SourceConfig", "TableConfig", "load_config", "parse_expression",
            "evaluate_expression", "FUNCTIONS"]
 
-TOP_KEYS = ("currency", "timezone", "as_of", "tables", "base_dir", "churn", "metrics")
+TOP_KEYS = ("currency", "timezone", "as_of", "tables", "base_dir", "churn", "metrics",
+            "plausibility", "pseudonymise")
 TABLE_KEYS = ("path", "table", "columns", "datetime_format", "timezone", "values",
-              "derive", "read_options")
+              "derive", "read_options", "dedupe")
+EPOCH_FORMATS = {"epoch_s": "s", "epoch_ms": "ms"}  # datetime_format: Unix-time unit
+DEFAULT_KEY_ENV = "CXKIT_PSEUDONYM_KEY"
 RESERVED = ("source_row", "source_file")
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Plausibility:
+    """Limits of the plausibility rules (``plausibility:`` in the source config).
+
+    ``None`` switches a limit off. ``max_resolution_days``: a ticket resolved
+    longer than this after creation; ``max_first_response_days``: a first
+    response later than this. Event dates (tickets, payments, survey answers)
+    before ``earliest`` or before ``Q1 - date_fence x max(IQR, 365 days)`` of
+    their column (quartiles over the whole column: far below the bulk of the
+    data, as a year typo is) are outside the plausible window.
+    ``duplicate_rows``: a row identical to an earlier one in every column is
+    a duplicate. ``customer_span``: a ticket created before its customer's
+    signup or after the churn is outside the customer's active span.
+    """
+
+    max_resolution_days: float | None = 365
+    max_first_response_days: float | None = 30
+    earliest: pd.Timestamp | None = None
+    date_fence: float | None = 5
+    duplicate_rows: bool = True
+    customer_span: bool = True
+
+
+@dataclass(frozen=True)
+class Dedupe:
+    """How overlapping exports of one table are resolved (``dedupe:``)."""
+
+    keep: str = "last"  # "last" or "first" version of each key
+    by: str = "file_order"  # "file_order" or the column that orders the versions
+    key: tuple[str, ...] = ()  # empty: the table's id column
 
 
 @dataclass(frozen=True)
@@ -81,6 +139,7 @@ class TableConfig:
     values: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
     derive: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     read_options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    dedupe: Dedupe | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +153,8 @@ class SourceConfig:
     as_of: pd.Timestamp | None = None
     churn: Mapping[str, Any] | None = None  # churn by inactivity (cxkit._churn)
     metrics: tuple = ()  # metrics declared in the `metrics:` block (cxkit.registry.parse_metrics)
+    plausibility: Plausibility = field(default_factory=Plausibility)
+    pseudonymise_key_env: str | None = None  # set: customer ids are pseudonymised
 
 
 class _Loader(yaml.SafeLoader):
@@ -177,7 +238,65 @@ def load_config(source: str | Path | Mapping, *, base_dir: str | Path | None = N
     return SourceConfig(base_dir=folder, tables=MappingProxyType(parsed), currency=currency,
                         timezone=tz, as_of=as_of,
                         churn=check_churn_config(raw.get("churn"), where),
-                        metrics=parse_metrics(raw.get("metrics"), where=f"{where}: metrics"))
+                        metrics=parse_metrics(raw.get("metrics"), where=f"{where}: metrics"),
+                        plausibility=_plausibility(raw.get("plausibility"), where),
+                        pseudonymise_key_env=_pseudonymise(raw.get("pseudonymise"), where))
+
+
+def _plausibility(value: Any, where: str) -> Plausibility:
+    spec = _mapping(value, f"{where}: plausibility")
+    names = tuple(Plausibility.__dataclass_fields__)
+    _check_keys(spec, names, f"{where}: plausibility")
+    out = {}
+    for key, given in spec.items():
+        at = f"{where}: plausibility.{key}"
+        if key in ("duplicate_rows", "customer_span"):
+            if not isinstance(given, bool):
+                raise ConfigError(f"{at} must be true or false, got {given!r}.")
+            out[key] = given
+        elif key == "earliest":
+            try:
+                out[key] = None if given is None else pd.Timestamp(str(given))
+            except ValueError:
+                raise ConfigError(f"{at}: {given!r} is not a date; write it as "
+                                  "\"YYYY-MM-DD\" (or null for no limit).") from None
+        elif given is not None and (isinstance(given, bool) or not isinstance(given, (int, float))
+                                    or given <= 0):
+            raise ConfigError(f"{at} must be a positive number (or null for no limit), got "
+                              f"{given!r}.")
+        else:
+            out[key] = given
+    return Plausibility(**out)
+
+
+def _pseudonymise(value: Any, where: str) -> str | None:
+    if value is None or value is False:
+        return None
+    if value is True:
+        return DEFAULT_KEY_ENV
+    spec = _mapping(value, f"{where}: pseudonymise")
+    _check_keys(spec, ("key_env",), f"{where}: pseudonymise")
+    env = str(spec.get("key_env") or DEFAULT_KEY_ENV)
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", env):
+        raise ConfigError(f"{where}: pseudonymise.key_env {env!r} is not an environment "
+                          "variable name.")
+    return env
+
+
+def _dedupe(value: Any, name: str, at: str) -> Dedupe | None:
+    if value is None:
+        return None
+    spec = _mapping(value, f"{at}.dedupe")
+    _check_keys(spec, ("keep", "by", "key"), f"{at}.dedupe")
+    keep, by = str(spec.get("keep", "last")), str(spec.get("by", "file_order"))
+    if keep not in ("last", "first"):
+        raise ConfigError(f"{at}.dedupe.keep must be 'last' or 'first', got {keep!r}.")
+    key = spec.get("key") or ()
+    key = (key,) if isinstance(key, str) else tuple(str(k) for k in key)
+    if not key and name not in ("customers", "tickets", "customer_level"):
+        raise ConfigError(f"{at}.dedupe: table {name} has no id column; say which columns "
+                          "identify a row with `key: [customer_id, ...]`.")
+    return Dedupe(keep=keep, by=by, key=key)
 
 
 def _check_keys(d: Mapping, valid: tuple[str, ...], where: str) -> None:
@@ -239,8 +358,14 @@ def _table(name: str, spec: Any, where: str) -> TableConfig:
         derive[col] = str(expr)
     zone = _check_zone(spec["timezone"], f"{at}.timezone") if spec.get("timezone") else None
     read_options = _mapping(spec.get("read_options"), f"{at}.read_options")
+    fmt = spec.get("datetime_format")
+    if fmt is not None and (not isinstance(fmt, str) or
+                            (fmt not in EPOCH_FORMATS and "%" not in fmt)):
+        raise ConfigError(f"{at}.datetime_format {fmt!r} is not a format: use strftime codes "
+                          "such as \"%d/%m/%Y %H:%M\", or epoch_s / epoch_ms for Unix time.")
     return TableConfig(name=name, path=path, table=spec.get("table"),
                        columns=MappingProxyType(columns),
                        datetime_format=spec.get("datetime_format"), timezone=zone,
                        values=MappingProxyType(values), derive=MappingProxyType(derive),
-                       read_options=MappingProxyType(dict(read_options)))
+                       read_options=MappingProxyType(dict(read_options)),
+                       dedupe=_dedupe(spec.get("dedupe"), name, at))

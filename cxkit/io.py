@@ -36,7 +36,11 @@ import pandas as pd
 import cxkit
 from cxkit._churn import churn_by_inactivity
 from cxkit._derive import Unreadable
-from cxkit.config import RESERVED, SourceConfig, TableConfig, evaluate_expression, load_config
+from cxkit._formats import (check_day_month, delimiter_hint, epoch_unit_hint, format_hint,
+                            parse_epoch, parse_numbers)
+from cxkit._pseudonym import pseudonym_key, pseudonymise_ids
+from cxkit.config import (EPOCH_FORMATS, RESERVED, SourceConfig, TableConfig, evaluate_expression,
+                          load_config)
 from cxkit.data import SupportData
 from cxkit.exceptions import ConfigError, SchemaError, SourceError
 from cxkit.registry import add_ticket_quantities, check_declared
@@ -110,6 +114,11 @@ def read_support_data(config="sample", *, as_of=None) -> SupportData:
         config = sample_config_path()
     cfg = config if isinstance(config, SourceConfig) else load_config(config)
     raw = {name: read_table(tcfg, config=cfg) for name, tcfg in cfg.tables.items()}
+    if cfg.pseudonymise_key_env:
+        key = pseudonym_key(cfg.pseudonymise_key_env)
+        for frame in raw.values():
+            if "customer_id" in frame.columns:
+                frame["customer_id"] = pseudonymise_ids(frame["customer_id"], key=key)
     when = as_of if as_of is not None else cfg.as_of
     try:
         when = pd.Timestamp(when) if when is not None else \
@@ -118,7 +127,9 @@ def read_support_data(config="sample", *, as_of=None) -> SupportData:
         raise ConfigError(f"as_of {as_of!r} is not a date; write it as YYYY-MM-DD.") from None
     if when.tzinfo is not None:
         when = when.tz_convert(cfg.timezone).tz_localize(None)
-    clean, quality, quarantine = validate_tables(raw, as_of=when)
+    clean, quality, quarantine = validate_tables(
+        raw, as_of=when, plausibility=cfg.plausibility, currency=cfg.currency,
+        dedupe={name: t.dedupe for name, t in cfg.tables.items() if t.dedupe is not None})
     customers = clean.get("customers")
     if customers is None:
         customers = clean["customer_level"][["customer_id"]].copy()
@@ -151,6 +162,7 @@ def read_table(tcfg: TableConfig, *, config: SourceConfig) -> pd.DataFrame:
     """
     frame, label = _read_files(tcfg, config.base_dir)
     ctx = _Context(tcfg, config, label)
+    ctx.files = frame["source_file"]
     frame = _rename(frame, ctx)
     aliases = {export: new for new, export in ctx.export_of.items()}
     before_map = {}  # export text of the columns a value map translates
@@ -198,6 +210,8 @@ def read_table(tcfg: TableConfig, *, config: SourceConfig) -> pd.DataFrame:
         before_map.pop(col, None)
     if tcfg.name == "tickets":  # first response, resolution time, FCR: derived once, here
         frame = add_ticket_quantities(frame)
+    if tcfg.dedupe is not None:
+        _dedupe_columns(frame, bad, shown, ctx, aliases)
     missing = [c.name for c in TABLES[tcfg.name] if c.required and c.name not in frame.columns]
     if missing:
         found = [c for c in ctx.export_columns]
@@ -219,6 +233,9 @@ class _Context:
         self.source_zone = tcfg.timezone or config.timezone
         self.export_of: dict[str, str] = {}
         self.export_columns: list[str] = []
+        self.files: pd.Series | None = None  # the export file of each row
+        self.decimal = str(tcfg.read_options.get("decimal", "."))
+        self.thousands = tcfg.read_options.get("thousands")
 
     def export_name(self, col: str) -> str:
         """The export's name of canonical or snake_cased column ``col``."""
@@ -235,6 +252,15 @@ class _Context:
             return self._to_reporting(s)
         text = _text(s)
         fmt = self.tcfg.datetime_format
+        if fmt in EPOCH_FORMATS:  # Unix time is UTC whatever the export's zone
+            return self._to_reporting(parse_epoch(text, EPOCH_FORMATS[fmt]))
+        if fmt is not None:
+            try:
+                pd.to_datetime(pd.Series(["2024-01-01"]), format=fmt, errors="coerce")
+            except ValueError as exc:  # a directive pandas does not know
+                raise ConfigError(f"tables.{self.tcfg.name}.datetime_format {fmt!r} is not a "
+                                  f"valid format ({exc}); use strftime codes such as "
+                                  "\"%d/%m/%Y %H:%M\", or epoch_s / epoch_ms.") from None
         zoned = pd.Series(False, index=text.index)
         if fmt is None or "%z" in fmt or "%Z" in fmt:
             zoned = pd.Series([v is not None and bool(_OFFSET.search(v)) for v in text],
@@ -289,7 +315,7 @@ def _read_files(tcfg: TableConfig, base: Path) -> tuple[pd.DataFrame, str]:
 
 
 def _read_one(path: str, name: str, tcfg: TableConfig) -> pd.DataFrame:
-    opts = dict(tcfg.read_options)
+    opts = {k: v for k, v in tcfg.read_options.items() if k not in ("decimal", "thousands")}
     try:
         if path.endswith(".parquet"):
             return pd.read_parquet(path, **opts)
@@ -300,15 +326,33 @@ def _read_one(path: str, name: str, tcfg: TableConfig) -> pd.DataFrame:
                 return con.execute(f"SELECT * FROM {quoted}").df()
         opts.setdefault("keep_default_na", False)
         opts.setdefault("na_values", NA_VALUES)
-        return pd.read_csv(path, dtype=str, **opts)
+        frame = pd.read_csv(path, dtype=str, **opts)
+        if frame.shape[1] == 1:
+            _check_delimiter(path, name, tcfg, opts)
+        return frame
     except TypeError as exc:
         raise ConfigError(f"tables.{tcfg.name}.read_options: {exc}.") from None
+    except SourceError:
+        raise
     except Exception as exc:  # pandas, pyarrow and duckdb each raise their own types
+        if not path.endswith((".parquet", ".duckdb", ".db")):
+            _check_delimiter(path, name, tcfg, opts)
         first = str(exc).replace(path, name).splitlines()[0][:200]  # no machine paths
         raise SourceError(f"{name}: cannot read table {tcfg.name} ({type(exc).__name__}: "
                           f"{first}). Check the file type, "
                           f"`tables.{tcfg.name}.read_options` (delimiter, encoding) and "
                           "`table` for DuckDB files.") from None
+
+
+def _check_delimiter(path: str, name: str, tcfg: TableConfig, opts: dict) -> None:
+    """Raise :class:`SourceError` when the header is split by another delimiter."""
+    used = opts.get("delimiter", opts.get("sep", ","))
+    hint = delimiter_hint(path, encoding=opts.get("encoding"), used=str(used))
+    if hint is not None:
+        shown = {"\t": "\\t"}.get(hint, hint)
+        raise SourceError(f"{name}: the header is separated by {shown!r}, not {used!r} (table "
+                          f"{tcfg.name}). Fix: set `tables.{tcfg.name}.read_options.delimiter: "
+                          f"\"{shown}\"` (and `decimal: \",\"` if numbers use decimal commas).")
 
 
 def snake_case(name: str) -> str:
@@ -417,15 +461,19 @@ def _coerce(s: pd.Series, kind: str, col: str, ctx: _Context, derived: bool = Fa
         fix = f"translate the export's labels with `tables.{ctx.tcfg.name}.values.{col}`"
     else:
         text = s if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s) else _text(s)
-        out = pd.to_numeric(text, errors="coerce").astype("float64")
+        out = pd.to_numeric(text, errors="coerce").astype("float64") if text is s else \
+            parse_numbers(text, decimal=ctx.decimal, thousands=ctx.thousands)
         if kind == "int":
             out = out.where(out % 1 == 0)
         expected = "a whole number" if kind == "int" else "a number"
         fix = f"translate non-numeric labels with `tables.{ctx.tcfg.name}.values.{col}`"
     mask = pd.Series(np.asarray(text.notna()) & np.asarray(out.isna()), index=s.index)
+    if kind == "datetime" and not derived and text is not s:
+        _check_dates(text, mask, col, ctx)
     nonempty = int(text.notna().sum())
     if nonempty and mask.sum() > STRUCTURAL_SHARE * nonempty:
         examples = ", ".join(repr(str(v)) for v in pd.unique(_text(s)[mask])[:3])
+        hint = format_hint(_text(s)[mask]) if kind == "datetime" else ""
         key = f"tables.{ctx.tcfg.name}.derive.{col}"
         source = f"column {col} derived by `{key}`" if derived \
             else f"column {ctx.export_of.get(col, col)!r} (mapped to {col})"
@@ -434,12 +482,59 @@ def _coerce(s: pd.Series, kind: str, col: str, ctx: _Context, derived: bool = Fa
         raise SchemaError(
             f"{ctx.label}: {source} has {int(mask.sum())} of {nonempty} "
             f"non-empty values ({mask.sum() / nonempty:.0%}) that cannot be read as "
-            f"{expected}, e.g. {examples}. Fix: {fix}.")
+            f"{expected}, e.g. {examples}.{hint} Fix: {fix}.")
     if kind == "int":
         out = out.astype("Int64")
     elif kind == "bool" and not out.isna().any():
         out = out.astype(bool)
     return out, mask
+
+
+def _check_dates(text: pd.Series, failed: pd.Series, col: str, ctx: _Context) -> None:
+    """Raise :class:`SchemaError` for swapped day and month or the wrong Unix-time unit."""
+    fmt, name = ctx.tcfg.datetime_format, ctx.tcfg.name
+    export = ctx.export_name(col)
+    if fmt in EPOCH_FORMATS:
+        other = epoch_unit_hint(text, fmt)
+        if other is not None:
+            unit = {"epoch_s": "seconds", "epoch_ms": "milliseconds"}
+            raise SchemaError(f"{ctx.label}: column {export!r} (mapped to {col}) holds Unix "
+                              f"times in {unit[other]}, not {unit[fmt]}. Fix: set "
+                              f"`tables.{name}.datetime_format: {other}`.")
+        return
+    found = check_day_month(text, failed, fmt or "", ctx.files,
+                            lambda t, f: pd.to_datetime(t, format=f, errors="coerce"))
+    if found is None:
+        return
+    where, other, rows, share = found
+    several = ctx.files is not None and ctx.files.nunique() > 1
+    fix = (f"set `tables.{name}.datetime_format: \"{other}\"`" + (
+        f" if every file writes day and month this way, else re-export {where} in the "
+        "others' format" if several else ""))
+    raise SchemaError(f"{export!r} in {where or ctx.label} reads as {other} for all {rows} rows "
+                      f"but as {fmt} (the config's datetime_format) for only {share:.0%}: day and "
+                      f"month are swapped, and half-parsed dates would be wrong. Fix: {fix}.")
+
+
+def _dedupe_columns(frame: pd.DataFrame, bad: pd.Series, shown: pd.Series, ctx: _Context,
+                    aliases: dict) -> None:
+    """Check the ``dedupe`` key columns and read its ``by`` column as timestamps."""
+    rule, name = ctx.tcfg.dedupe, ctx.tcfg.name
+    for col in rule.key + (() if rule.by == "file_order" else (rule.by,)):
+        if col not in frame.columns or col in RESERVED:
+            known = [c for c in frame.columns if c not in RESERVED]
+            hint = f" (write {aliases[col]!r})" if col in aliases else ""
+            raise ConfigError(f"tables.{name}.dedupe: column {col!r}{hint} is not in the mapped "
+                              f"table {ctx.label}; use a canonical or snake_cased name: "
+                              f"{', '.join(map(str, known[:25]))}.")
+    if rule.by == "file_order":
+        return
+    by = rule.by
+    if not (pd.api.types.is_datetime64_any_dtype(frame[by])
+            or pd.api.types.is_numeric_dtype(frame[by])):
+        given = frame[by]
+        frame[by], mask = _coerce(given, "datetime", by, ctx)
+        _mark(bad, shown, mask, by, _notes(given, given, mask, by))
 
 
 def _check_derive_input(export: pd.Series, check: Unreadable, col: str, src: str,
@@ -476,9 +571,9 @@ def _infer(s: pd.Series, ctx: _Context) -> pd.Series:
     present = text.dropna()
     if present.empty:
         return text
-    num = pd.to_numeric(present, errors="coerce")
+    num = parse_numbers(present, decimal=ctx.decimal, thousands=ctx.thousands)
     if num.notna().all():
-        return pd.to_numeric(text, errors="coerce").astype("float64")
+        return parse_numbers(text, decimal=ctx.decimal, thousands=ctx.thousands)
     lower = present.str.lower()
     if lower.isin(TRUE | FALSE).all() and not lower.isin({"1", "0", "1.0", "0.0"}).all():
         out = text.map(lambda v: None if v is None else v.lower() in TRUE).astype("boolean")

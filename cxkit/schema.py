@@ -77,6 +77,8 @@ TABLES: dict[str, tuple[Column, ...]] = {
         Column("paid_at", "datetime", "timestamp", True, "Payment or invoice date."),
         Column("amount", "float", "currency", True, "Amount paid, in the config's currency.",
                low=0),
+        Column("currency", "text", "ISO code", False,
+               "Currency of the amount; rows in another than the config's are set aside."),
     ),
     "surveys": (
         Column("customer_id", "id", "-", True, "Customer who answered."),

@@ -7,12 +7,23 @@ its table and kept in the quarantine with the ``rule`` and its ``source_row``
 (1-based row of the export, header excluded); a row failing several rules is
 counted once, under the first rule in this order:
 
-``unparseable_value`` (a value present but unreadable), ``missing_required``,
-``duplicate_id`` (first kept),
+``superseded`` (an older version of a row from overlapping exports, when the
+config's ``dedupe`` says which version to keep), ``unparseable_value`` (a value
+present but unreadable), ``missing_required``, ``duplicate_row`` (identical to
+an earlier row in every column; first kept), ``duplicate_id`` (first kept),
 range rules (``negative_amount``, ``csat_out_of_range``, ``ces_out_of_range``,
 ``nps_out_of_range``, ``contacts_below_one``, ``first_response_before_created``,
 ``negative_tenure``), ``resolved_before_created``, ``churned_before_signup``,
-``future_date``, ``unknown_customer``.
+``future_date``, ``implausible_date`` (before ``earliest`` or, for event
+dates, far below the bulk of the column: a year typo), ``resolution_too_long``,
+``first_response_too_long``, ``other_currency``, ``unknown_customer``,
+``outside_customer_span`` (a ticket created before its customer's signup or
+after the churn). The limits come from the config's ``plausibility`` block
+(:class:`cxkit.config.Plausibility`).
+
+Each rule is a boolean condition over the table (true = the row passes), so
+it can be compiled to an engine expression later; the date window is a
+condition against two quartiles of the column.
 
 The quality table has one row per (table, rule) checked, quarantining or not,
 plus one informational ``missing_value`` row per optional column with empty
@@ -33,6 +44,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from cxkit.config import Dedupe, Plausibility
 from cxkit.exceptions import QuarantineWarning
 from cxkit.schema import TABLES
 
@@ -51,13 +63,16 @@ RANGE_RULES = {"amount": "negative_amount", "csat": "csat_out_of_range",
                "contacts": "contacts_below_one",
                "first_response_minutes": "first_response_before_created",
                "tenure_months": "negative_tenure"}
+EVENT_TABLES = ("tickets", "revenue", "surveys")  # dates checked against the plausible window
+MIN_SPREAD = pd.Timedelta(days=365)  # the window's unit is at least a year
 ORDER_RULES = {  # rule: (table, earlier column, later column)
     "resolved_before_created": ("tickets", "created_at", "resolved_at"),
     "churned_before_signup": ("customers", "signup_at", "churned_at"),
 }
 
 
-def _rules(table: str, frame: pd.DataFrame, as_of: pd.Timestamp) -> list[dict]:
+def _rules(table: str, frame: pd.DataFrame, as_of: pd.Timestamp, limits: Plausibility,
+           currency: str | None) -> list[dict]:
     """The per-table rules that apply to ``frame``, in rule order."""
     cols = {c.name: c for c in TABLES[table]}
     present = [c for c in frame.columns if c in cols]
@@ -70,6 +85,12 @@ def _rules(table: str, frame: pd.DataFrame, as_of: pd.Timestamp) -> list[dict]:
         rules.append(dict(rule="missing_required", columns=required,
                           description="empty value in a required column",
                           test=lambda d, cs=required: d[cs].notna().all(axis=1)))
+    if limits.duplicate_rows:
+        rules.append(dict(rule="duplicate_row", columns=["(all)"],
+                          description="row identical to an earlier one in every column "
+                                      "(first occurrence kept)",
+                          test=lambda d: ~d.drop(columns=[c for c in TRACKING if c in d.columns])
+                          .duplicated(keep="first")))
     key = ID_COLUMNS.get(table)
     if key in frame.columns:
         rules.append(dict(rule="duplicate_id", columns=[key],
@@ -103,7 +124,81 @@ def _rules(table: str, frame: pd.DataFrame, as_of: pd.Timestamp) -> list[dict]:
         rules.append(dict(rule="future_date", columns=dates,
                           description="date later than as_of",
                           test=lambda d, cs=dates: ~(d[cs] > as_of).any(axis=1)))
+        rules += _window_rule(table, frame, dates, limits)
+    rules += _duration_rules(table, frame, limits)
+    if currency and table == "revenue" and "currency" in frame.columns:
+        rules.append(dict(rule="other_currency", columns=["currency"],
+                          description=f"currency other than the config's {currency}",
+                          test=lambda d: d["currency"].isna()
+                          | (d["currency"].astype(str).str.strip().str.upper() == currency)))
     return rules
+
+
+def _superseded(table: str, dedupe: Dedupe) -> dict:
+    """Older versions of a row from overlapping exports (``dedupe`` in the config)."""
+    key = list(dedupe.key) or [ID_COLUMNS[table]]
+    order = "file and row order" if dedupe.by == "file_order" else dedupe.by
+
+    def newest(d, key=key, by=dedupe.by, keep=dedupe.keep):
+        ranked = d if by == "file_order" else d.sort_values(by, kind="stable", na_position="first")
+        older = ranked.duplicated(subset=key, keep=keep) & ranked[key].notna().all(axis=1)
+        return ~older.reindex(d.index)
+    return dict(rule="superseded", columns=key,
+                description=f"older version of a row with the same {', '.join(key)} "
+                            f"(the {dedupe.keep} by {order} is kept)", test=newest)
+
+
+def _duration_rules(table: str, frame: pd.DataFrame, limits: Plausibility) -> list[dict]:
+    """Resolution and first response longer than the config's maxima."""
+    rules = []
+    days = limits.max_resolution_days
+    if table == "tickets" and days and {"created_at", "resolved_at"} <= set(frame.columns):
+        rules.append(dict(rule="resolution_too_long", columns=["created_at", "resolved_at"],
+                          description=f"resolved more than {days:g} days after created_at "
+                                      "(plausibility.max_resolution_days)",
+                          test=lambda d, days=days: ~((d["resolved_at"] - d["created_at"])
+                                                      > pd.Timedelta(days=days)).fillna(False)))
+    days = limits.max_first_response_days
+    if table == "tickets" and days and "first_response_minutes" in frame.columns:
+        rules.append(dict(rule="first_response_too_long", columns=["first_response_minutes"],
+                          description=f"first response more than {days:g} days after "
+                                      "created_at (plausibility.max_first_response_days)",
+                          test=lambda d, m=days * 1440.0: ~(pd.to_numeric(
+                              d["first_response_minutes"], errors="coerce") > m).fillna(False)))
+    return rules
+
+
+def date_window_start(values: pd.Series, limits: Plausibility, *, event: bool = True):
+    """First plausible date of a column: the later of ``earliest`` and the fence.
+
+    The fence is ``Q1 - date_fence x max(IQR, 365 days)`` of the column's dates
+    (event tables only): far below the bulk of the data, where a year typed
+    as 2015 instead of 2025 lands. ``None`` when neither limit applies.
+    """
+    bounds = [limits.earliest] if limits.earliest is not None else []
+    present = values.dropna()
+    if event and limits.date_fence and len(present):
+        q1, q3 = present.quantile([0.25, 0.75])
+        bounds.append(q1 - limits.date_fence * max(q3 - q1, MIN_SPREAD))
+    return max(bounds) if bounds else None
+
+
+def _window_rule(table: str, frame: pd.DataFrame, dates: list[str],
+                 limits: Plausibility) -> list[dict]:
+    event = table in EVENT_TABLES
+    if limits.earliest is None and not (event and limits.date_fence):
+        return []
+    starts = {c: date_window_start(frame[c], limits, event=event) for c in dates}
+    starts = {c: v for c, v in starts.items() if v is not None}
+    if not starts:
+        return []
+    shown = ", ".join(f"{c} before {v:%Y-%m-%d}" for c, v in starts.items())
+    how = "plausibility.earliest" if not event else \
+        "plausibility.earliest, or Q1 - date_fence x max(IQR, 1 year) of the column"
+    return [dict(rule="implausible_date", columns=list(starts),
+                 description=f"date before the plausible window ({shown}; {how})",
+                 test=lambda d, st=starts: ~pd.concat(
+                     [d[c] < v for c, v in st.items()], axis=1).any(axis=1))]
 
 
 def _failures(frame: pd.DataFrame, rules: list[dict]) -> dict[str, pd.Index]:
@@ -120,7 +215,9 @@ def _failures(frame: pd.DataFrame, rules: list[dict]) -> dict[str, pd.Index]:
     return out
 
 
-def validate_tables(raw_tables: dict, *, as_of) -> tuple[dict, pd.DataFrame, dict]:
+def validate_tables(raw_tables: dict, *, as_of, plausibility: Plausibility | None = None,
+                    currency: str | None = None, dedupe: dict | None = None
+                    ) -> tuple[dict, pd.DataFrame, dict]:
     """Apply every validation rule; set failing rows aside.
 
     Parameters
@@ -133,6 +230,14 @@ def validate_tables(raw_tables: dict, *, as_of) -> tuple[dict, pd.DataFrame, dic
         Their text is kept only in the quarantine.
     as_of : str or Timestamp
         Timestamps after it are quarantined as ``future_date``.
+    plausibility : Plausibility, optional
+        Limits of the plausibility rules; the documented defaults when omitted.
+    currency : str, optional
+        The config's currency: revenue rows whose ``currency`` column names
+        another are quarantined as ``other_currency``.
+    dedupe : dict of str to Dedupe, optional
+        Per table, which version of a row overlapping exports keep; the
+        others are quarantined as ``superseded``.
 
     Returns
     -------
@@ -153,6 +258,8 @@ def validate_tables(raw_tables: dict, *, as_of) -> tuple[dict, pd.DataFrame, dic
         One summary when any row was quarantined.
     """
     as_of = pd.Timestamp(as_of)
+    limits = plausibility if plausibility is not None else Plausibility()
+    currency = currency.upper() if currency else None
     order = sorted(raw_tables, key=lambda t: (t not in ("customers", "customer_level"), t))
     clean, quarantine, quality = {}, {}, []
     for table in order:
@@ -162,8 +269,16 @@ def validate_tables(raw_tables: dict, *, as_of) -> tuple[dict, pd.DataFrame, dic
         for col in (UNPARSED, UNPARSED_VALUES):
             if col not in frame.columns:
                 frame[col] = ""
-        rules = _rules(table, frame, as_of)
-        flagged = _failures(frame, rules)
+        rules = _rules(table, frame, as_of, limits, currency)
+        rule = (dedupe or {}).get(table)
+        if rule is not None:  # older versions are set aside first, unseen by the other rules
+            first = _superseded(table, rule)
+            latest = first["test"](frame).to_numpy()
+            flagged = _failures(frame.loc[latest], rules)
+            flagged["superseded"] = frame.index[~latest]
+            rules.insert(0, first)
+        else:
+            flagged = _failures(frame, rules)
         known = clean.get("customers", clean.get("customer_level"))
         if table in ("tickets", "revenue", "surveys") and known is not None \
                 and "customer_id" in frame.columns:
@@ -171,6 +286,13 @@ def validate_tables(raw_tables: dict, *, as_of) -> tuple[dict, pd.DataFrame, dic
                               description="customer_id not among the valid customers"))
             unknown = frame["customer_id"].notna() & ~frame["customer_id"].isin(known["customer_id"])
             flagged["unknown_customer"] = frame.index[unknown.to_numpy()]
+            if table == "tickets" and limits.customer_span and "created_at" in frame.columns \
+                    and "customers" in clean:
+                rules.append(dict(rule="outside_customer_span", columns=["created_at"],
+                                  description="ticket created before its customer's signup_at "
+                                              "or after churned_at"))
+                inside = _within_span(frame, clean["customers"])
+                flagged["outside_customer_span"] = frame.index[~inside.to_numpy()]
         assigned = pd.Series(None, index=frame.index, dtype=object)
         for r in rules:
             hit = flagged[r["rule"]]
@@ -205,6 +327,18 @@ def validate_tables(raw_tables: dict, *, as_of) -> tuple[dict, pd.DataFrame, dic
                       "SupportData.quality and SupportData.quarantine.", QuarantineWarning,
                       stacklevel=3)
     return clean, quality, quarantine
+
+
+def _within_span(tickets: pd.DataFrame, customers: pd.DataFrame) -> pd.Series:
+    """True where a ticket's ``created_at`` lies in its customer's active span (or is unknown)."""
+    keyed = customers.drop_duplicates("customer_id").set_index("customer_id")
+    signup = tickets["customer_id"].map(keyed["signup_at"])
+    created = tickets["created_at"]
+    early = (created < signup).fillna(False)
+    late = pd.Series(False, index=tickets.index)
+    if "churned_at" in keyed.columns:
+        late = (created > tickets["customer_id"].map(keyed["churned_at"])).fillna(False)
+    return ~(early | late)
 
 
 def describe_quality(data) -> pd.DataFrame:

@@ -135,8 +135,8 @@ def test_mixed_offsets_and_day_first_format(tmp_path):
 def test_flags_and_first_response_timestamp(tmp_path):
     (tmp_path / "t.csv").write_text(
         "ticket_id,customer_id,created_at,first_response_at,reopened\n"
-        "1,c1,2024-01-01 10:00,2024-01-01 10:45,YES\n2,c2,2024-01-01 10:00,,no\n"
-        "3,c3,2024-01-01 10:00,2024-01-01 12:00,True\n")
+        "1,c1,2024-01-04 10:00,2024-01-04 10:45,YES\n2,c2,2024-01-04 10:00,,no\n"
+        "3,c3,2024-01-04 10:00,2024-01-04 12:00,True\n")
     t = read_support_data(config(tmp_path, tickets={"path": "t.csv"})).tickets
     assert t["reopened"].tolist() == [True, False, True] and t["reopened"].dtype == bool
     assert t["first_response_minutes"].tolist()[::2] == [45.0, 120.0]

@@ -24,13 +24,14 @@ GOOD = {
 CASES = [
     ("customers", {"customer_id": ""}, "missing_required", "empty value in a required column"),
     ("customers", {"signup_at": "soon"}, "unparseable_value", "could not be read"),
-    ("customers", {"customer_id": "c3"}, "duplicate_id", "customer_id seen before"),
+    ("customers", {"customer_id": "c3", "signup_at": "2024-01-02"}, "duplicate_id",
+     "customer_id seen before"),
     ("customers", {"signup_at": "2024-05-01", "churned_at": "2024-04-01"}, "churned_before_signup",
      "churned_at earlier than signup_at"),
     ("customers", {"signup_at": "2031-01-01"}, "future_date", "later than as_of"),
     ("tickets", {"created_at": ""}, "missing_required", "empty value in a required column"),
     ("tickets", {"csat": "great"}, "unparseable_value", "could not be read"),
-    ("tickets", {"ticket_id": "t1"}, "duplicate_id", "ticket_id seen before"),
+    ("tickets", {"ticket_id": "t1", "csat": "3"}, "duplicate_id", "ticket_id seen before"),
     ("tickets", {"resolved_at": "2024-03-01 09:00"}, "resolved_before_created",
      "resolved_at earlier than created_at"),
     ("tickets", {"first_response_minutes": "-5"}, "first_response_before_created",
@@ -137,7 +138,7 @@ def test_quarantine_keeps_the_original_text_of_unparseable_values(tmp_path):
 
 def test_rows_quarantined_by_other_rules_have_no_unparsed_text(tmp_path):
     data, _ = write_and_read(tmp_path, "tickets", [bad("tickets", {"csat": "great"}),
-                                                   bad("tickets", {"ticket_id": "t1"})])
+                                                   bad("tickets", {"ticket_id": "t1", "csat": "3"})])
     q = data.quarantine["tickets"].set_index("rule")
     assert q.loc["unparseable_value", "unparsed_values"] == "csat='great'"
     assert q.loc["duplicate_id", ["unparsed_columns", "unparsed_values"]].tolist() == ["", ""]

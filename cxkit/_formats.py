@@ -1,0 +1,142 @@
+"""Export formats: numbers with decimal commas, Unix time, delimiters, day/month order.
+
+Helpers of :mod:`cxkit.io` for what real exports look like. Each returns values
+or a plain-words hint; :mod:`cxkit.io` turns hints into errors naming the
+file, the column and the config key to set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["parse_numbers", "parse_epoch", "epoch_unit_hint", "delimiter_hint",
+           "swapped_format", "check_day_month", "format_hint"]
+
+DELIMITERS = (";", "\t", "|", ",")
+_DATES = ("%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y/%m/%d", "%d-%m-%Y", "%m-%d-%Y")
+_TIMES = ("", " %H:%M", " %H:%M:%S")
+_EPOCH_DIGITS = {"epoch_s": (9, 10), "epoch_ms": (12, 13)}  # digits of today's Unix times
+MS_THRESHOLD = 1e11  # |seconds| above this are years after 5000; milliseconds below are 1973
+
+
+def parse_numbers(text: pd.Series, *, decimal: str = ".", thousands: str | None = None
+                  ) -> pd.Series:
+    """Text -> float64 (NaN where unreadable), honouring the export's separators.
+
+    With ``decimal=","`` a value holding a ``.`` that is not the thousands
+    separator is unreadable (``1.5`` is not a number in such an export).
+
+    Examples
+    --------
+    >>> parse_numbers(pd.Series(["1.234,5", "7", None, "2.5"]), decimal=",", thousands=".").tolist()
+    [1234.5, 7.0, nan, 25.0]
+    """
+    if decimal == "." and not thousands:
+        return pd.to_numeric(text, errors="coerce").astype("float64")
+    s = text.astype("string").str.strip()
+    if thousands:
+        s = s.str.replace(thousands, "", regex=False)
+    if decimal != ".":
+        s = s.mask(s.str.contains(".", regex=False).fillna(False))
+        s = s.str.replace(decimal, ".", regex=False)
+    return pd.to_numeric(s.astype(object).where(s.notna(), None), errors="coerce").astype("float64")
+
+
+def parse_epoch(text: pd.Series, unit: str) -> pd.Series:
+    """Unix time in ``unit`` (``"s"`` or ``"ms"``) -> UTC timestamps (NaT where unreadable)."""
+    numbers = pd.to_numeric(text, errors="coerce")
+    return pd.to_datetime(numbers, unit=unit, utc=True, errors="coerce")
+
+
+def epoch_unit_hint(text: pd.Series, fmt: str) -> str | None:
+    """``"epoch_ms"`` when values given as seconds look like milliseconds, and vice versa."""
+    numbers = pd.to_numeric(text, errors="coerce").dropna()
+    if numbers.empty:
+        return None
+    median = float(np.median(np.abs(numbers)))
+    if fmt == "epoch_s" and median > MS_THRESHOLD:
+        return "epoch_ms"
+    if fmt == "epoch_ms" and median < MS_THRESHOLD:
+        return "epoch_s"
+    return None
+
+
+def delimiter_hint(path: str, *, encoding: str | None, used: str) -> str | None:
+    """The delimiter the first line of ``path`` uses more than ``used``, if any."""
+    try:
+        with open(path, encoding=encoding or "utf-8", errors="replace") as fh:
+            header = fh.readline()
+    except OSError:
+        return None
+    counts = {d: header.count(d) for d in DELIMITERS if d != used}
+    best = max(counts, key=counts.get)
+    return best if counts[best] > header.count(used) else None
+
+
+def swapped_format(fmt: str) -> str | None:
+    """``fmt`` with ``%d`` and ``%m`` exchanged; ``None`` unless it holds both once."""
+    if fmt.count("%d") != 1 or fmt.count("%m") != 1:
+        return None
+    return fmt.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
+
+
+def check_day_month(text: pd.Series, failed: pd.Series, fmt: str, files: pd.Series | None,
+                    parse: Callable[[pd.Series, str], pd.Series]) -> tuple | None:
+    """Find a file whose dates read fully with day and month swapped.
+
+    Parameters
+    ----------
+    text : Series
+        The column's values (missing as ``None``).
+    failed : Series of bool
+        Non-empty values ``fmt`` could not read.
+    fmt : str
+        The config's format.
+    files : Series, optional
+        The file each row came from.
+    parse : callable
+        ``parse(text, fmt)`` -> timestamps, NaT where unreadable.
+
+    Returns
+    -------
+    tuple or None
+        ``(file, other format, rows, share read by fmt)`` for the first file
+        where the swapped format reads every non-empty value and ``fmt`` does
+        not; ``None`` when there is none.
+    """
+    other = swapped_format(fmt)
+    if other is None or not failed.any():
+        return None
+    groups = files if files is not None else pd.Series("", index=text.index)
+    for name in pd.unique(groups[failed.to_numpy()]):
+        rows = (groups == name).to_numpy() & text.notna().to_numpy()
+        values = text[rows]
+        if parse(values, other).notna().all():
+            share = 1.0 - float(failed.to_numpy()[rows].sum()) / len(values)
+            return name, other, len(values), share
+    return None
+
+
+def format_hint(values: pd.Series) -> str:
+    """A sentence naming the formats that read every one of ``values`` (a sample), or ""."""
+    sample = pd.Series(pd.unique(values.dropna().astype(str))[:200], dtype=object)
+    if sample.empty:
+        return ""
+    digits = sample.str.fullmatch(r"-?\d+(\.0+)?")
+    if digits.all():
+        width = sample.str.replace(r"\.0+$", "", regex=True).str.lstrip("-").str.len()
+        for name, (low, high) in _EPOCH_DIGITS.items():
+            if width.between(low, high).all():
+                return f" They look like Unix time: datetime_format: {name}."
+    fits = [d + t for d in _DATES for t in _TIMES
+            if pd.to_datetime(sample, format=d + t, errors="coerce").notna().all()]
+    if not fits:
+        return ""
+    if len(fits) > 1 and all(swapped_format(f) in fits for f in fits if swapped_format(f)):
+        return (f" They read as {' and as '.join(repr(f) for f in fits)}; the values shown "
+                "cannot tell day from month, so check the export.")
+    return f" They read as {fits[0]!r}."
+
