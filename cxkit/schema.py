@@ -120,7 +120,7 @@ def describe_schema(table: str | None = None) -> pd.DataFrame:
     Examples
     --------
     >>> describe_schema("revenue")["column"].tolist()
-    ['customer_id', 'paid_at', 'amount']
+    ['customer_id', 'paid_at', 'amount', 'currency']
     """
     names = [table] if table else list(TABLES)
     rows = [
