@@ -134,8 +134,7 @@ def run_query_slices(sql: str, name: str, slices: Iterable[pd.DataFrame], *,
 def _reduction(statistic, col: str, code: int | None) -> str:
     """One registry aggregation (:class:`cxkit.registry.Aggregation`) as a SQL expression."""
     if code is not None:  # share of a family value among tickets with a code
-        return (f"avg(CASE WHEN {col} IS NULL THEN NULL WHEN {col} = {int(code)} THEN 1.0 "
-                "ELSE 0.0 END)")
+        return f"count(*) FILTER (WHERE {col} = {int(code)}) / nullif(count({col}), 0)"
     if isinstance(statistic, float):
         return f"quantile_cont({col}, {float(statistic)!r})"
     return {"mean": f"avg({col})", "share": f"avg({col})", "median": f"median({col})",

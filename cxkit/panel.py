@@ -311,9 +311,7 @@ def _ticket_columns(tickets: pd.DataFrame, take: np.ndarray, end_ns: np.ndarray,
             if agg.window == "resolved" and riw is None:
                 continue
             if family:
-                codes = {v: i for i, vs in enumerate(families[family].values()) for v in vs}
-                labels = tickets[family].astype(object).where(tickets[family].notna(), "missing")
-                x = labels.iloc[take].map(registry.slug).map(codes).to_numpy(np.float64)
+                x = registry.family_codes(tickets[family], families[family])[take]
             elif metric.aggregation.quantity.startswith("declared:"):
                 x = floats(registry.declared_quantity(tickets, metric))[take]
             else:

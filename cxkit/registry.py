@@ -43,6 +43,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from cxkit._derive import evaluate_expression, parse_expression
@@ -50,7 +51,8 @@ from cxkit.exceptions import ConfigError
 
 __all__ = ["Metric", "Aggregation", "METRICS", "UNITS", "WINDOWS", "STATISTICS", "QUANTITIES",
            "SELF_SERVICE_CHANNEL", "lookup", "entries", "help_needed_metrics", "value_bounds",
-           "share_family", "share_families", "parse_metrics", "declare", "declared_quantity",
+           "share_family", "share_families", "family_codes", "parse_metrics", "declare",
+           "declared_quantity",
            "check_declared", "add_ticket_quantities", "ticket_quantity", "missing_column",
            "slug"]
 
@@ -402,15 +404,16 @@ def _share_metric(kind: str, value_slug: str, *, reference: str | None) -> Metri
 def share_family(values: pd.Series, kind: str) -> tuple[dict, list[Metric]]:
     """The share columns of one family (``reason`` or ``channel``) for these ticket values.
 
-    Returns ``(codes, metrics)``: ``codes`` maps each value's slug to the
-    original values pooled under it (missing values pool as ``missing``,
-    values beyond the :data:`_MAX_LEVELS` most common as ``other``), and one
-    :class:`Metric` per slug, most common first; every entry names the most
-    common slug's column as ``reference``.
+    Returns ``(codes, metrics)``: ``codes`` maps each column's slug to the
+    value slugs pooled under it (missing values pool as ``missing``, values
+    beyond the :data:`_MAX_LEVELS` most common as ``other``), and one
+    :class:`Metric` per slug, most common first (ties: alphabetical); every
+    entry names the most common slug's column as ``reference``.
     """
-    labels = values.astype(object).where(values.notna(), "missing")
-    counts = labels.map(slug).value_counts()
-    counts = counts.sort_index(kind="stable").sort_values(ascending=False, kind="stable")
+    counts = values.value_counts(dropna=False)
+    labels = ["missing" if pd.isna(v) else slug(v) for v in counts.index]
+    counts = pd.Series(counts.to_numpy(), index=labels).groupby(level=0, sort=True).sum()
+    counts = counts.sort_values(ascending=False, kind="stable")
     if not len(counts):
         return {}, []
     fits = len(counts) <= _MAX_LEVELS
@@ -420,6 +423,19 @@ def share_family(values: pd.Series, kind: str) -> tuple[dict, list[Metric]]:
         pooled["other"] = pooled.pop("other", []) + rest
     reference = f"{kind}_share_{next(iter(pooled))}"
     return pooled, [_share_metric(kind, s, reference=reference) for s in pooled]
+
+
+def family_codes(values: pd.Series, codes: dict) -> np.ndarray:
+    """Position in ``codes`` (see :func:`share_family`) of each value, as float64.
+
+    A value whose slug is in no column (not seen when ``codes`` was made)
+    gives NaN; a missing value gets the code of ``missing``.
+    """
+    position = {v: i for i, pooled in enumerate(codes.values()) for v in pooled}
+    ids, uniques = pd.factorize(values, use_na_sentinel=True)
+    per_unique = [position.get(slug(u), np.nan) for u in uniques]
+    per_unique.append(position.get("missing", np.nan))  # id -1: missing value
+    return np.asarray(per_unique, dtype=np.float64)[ids]
 
 
 def share_families(tickets: pd.DataFrame | None) -> dict[str, tuple[dict, list[Metric]]]:
