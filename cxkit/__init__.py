@@ -50,7 +50,7 @@ _LAZY = {
     "adjust_pvalues": "guardrails",
     "compare_naive": "guardrails",
     "fit_by_segment": "guardrails",
-    "fit_mediation": "guardrails",
+    "fit_mediation": "mediation",
     "fit_within": "guardrails",
     "placebo_check": "guardrails",
     "driver_importance": "importance",
@@ -116,11 +116,12 @@ if TYPE_CHECKING:  # static analysers and IDEs see the eager imports
         describe_performance, describe_sources, value_per_retained_customer,
     )
     from cxkit.guardrails import (
-        adjust_pvalues, compare_naive, fit_by_segment, fit_mediation, fit_within,
+        adjust_pvalues, compare_naive, fit_by_segment, fit_within,
         placebo_check,
     )
     from cxkit.importance import driver_importance, importance_performance
     from cxkit.io import read_support_data
+    from cxkit.mediation import fit_mediation
     from cxkit.metrics import (
         channel_mix, compute_kpis, contact_rate, kpi_trend_plot, nps, reason_mix,
     )

@@ -278,8 +278,12 @@ def fit_churn_timing(table: pd.DataFrame, *, covariates, duration: str = "durati
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            res = model.fit(**fit_kwargs)
-            if not np.all(np.isfinite(res.bse)):  # Newton overshot on a wide-ranged covariate
+            try:
+                res = model.fit(**fit_kwargs)
+                overshot = not np.all(np.isfinite(res.bse))
+            except np.linalg.LinAlgError:  # the robust covariance of a diverged fit
+                overshot = True
+            if overshot:  # Newton overshot on a wide-ranged covariate
                 caught.clear()
                 res = model.fit(start_params=_damped_start(model), **fit_kwargs)
         except np.linalg.LinAlgError as exc:
