@@ -227,7 +227,8 @@ def execute_notebook(task: RunTask) -> RunOutcome:
                                 kernel_name=task.kernel, progress_bar=False,
                                 cwd=str(out.parent), execution_timeout=task.timeout_seconds,
                                 config=_kernel_config(),
-                                kernel_manager_class=_kernel_manager_class())
+                                kernel_manager_class=_kernel_manager_class(),
+                                shutdown_kernel="immediate")
     except Exception as exc:  # a cell's error, timeout, dead kernel, full disk...
         failure = RunFailure.from_exception(exc)
     duration = time.perf_counter() - start

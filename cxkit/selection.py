@@ -84,6 +84,8 @@ def select(obj, *, segment: str = "all", start=None, end=None, period: str | Non
         out = obj.loc[keep].reset_index(drop=True)
         out.attrs = dict(obj.attrs)
         return out
+    if segment == "all" and start is None and end is None:
+        return obj  # nothing to restrict; frozen, and it keeps its computed fingerprint
     customers = obj.customers
     if segment != "all":
         customers = customers[customers["segment"] == segment]

@@ -295,6 +295,30 @@ def test_kernels_use_the_batch_cache(tmp_path, monkeypatch):
     assert not (res.run_dir / "_cache").exists()
 
 
+def test_kernels_find_cached_panels_without_rehashing_the_data(tmp_path, monkeypatch):
+    fake = SupportData(customers=pd.DataFrame({"customer_id": ["c1", "c2"]}))
+    monkeypatch.setattr(cxkit.cache, "_read_support_data", lambda config: fake)
+    monkeypatch.setattr(cxkit.cache, "_build_panel",
+                        lambda data, *, period, horizon: pd.DataFrame({"marker": [period]}))
+    fingerprints = cxkit.cache.prepare_cache(["sample"], panels=[("sample", "Q", 1)],
+                                             cache_dir=tmp_path / "cache")
+    assert fingerprints == {"sample": fake.fingerprint}
+    assert (tmp_path / "cache").stat().st_mode & 0o777 == 0o700
+
+    def no_hashing(frames):
+        raise AssertionError("the data were hashed again")
+
+    # what a kernel does: load the data, find its panel, record the fingerprint
+    monkeypatch.setattr("cxkit.data.fingerprint_frames", no_hashing)
+    monkeypatch.setenv(cxkit.cache.CACHE_ENV, str(tmp_path / "cache"))
+    data = cxkit.cache.load_data("sample")
+    assert data is not fake and data.fingerprint == fake.fingerprint
+    assert cxkit.cache.load_panel(data, period="Q", horizon=1)["marker"].tolist() == ["Q"]
+    path = write_results([{"model": "m", "outcome": "o", "term": "t", "estimate": 1.0}],
+                         output_dir=tmp_path, data=data)
+    assert json.loads(path.read_text())["data_fingerprint"] == fake.fingerprint
+
+
 def test_load_data_computes_without_a_cache(monkeypatch):
     monkeypatch.delenv(cxkit.cache.CACHE_ENV, raising=False)
     calls = []
