@@ -84,3 +84,23 @@ def test_results_csv_keeps_numbers_typed_as_text(tmp_path):
     table = pd.DataFrame({"label": ["-0.25", "-1e3", "-x"]})
     write_results_csv(table, tmp_path / "r.csv")
     assert (tmp_path / "r.csv").read_text().split() == ["label", "-0.25", "-1e3", "'-x"]
+
+
+def test_no_notebook_retypes_its_parameters_for_write_results():
+    import ast
+    from pathlib import Path
+
+    import nbformat
+
+    notebooks = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9]*.ipynb"))
+    calls = []
+    for path in notebooks:
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type != "code" or "write_results" not in cell.source:
+                continue
+            for node in ast.walk(ast.parse(cell.source)):
+                if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == \
+                        "write_results":
+                    calls.append((path.name, sorted(k.arg for k in node.keywords)))
+    assert {name for name, _ in calls} == {p.name for p in notebooks}  # each writes results
+    assert [c for c in calls if "parameters" in c[1] or "notebook" in c[1]] == []
