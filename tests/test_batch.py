@@ -222,12 +222,13 @@ def _alive(pids: set[int]) -> set[int]:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT],
+                         ids=["SIGKILL", "SIGTERM", "SIGINT"])
 def test_killed_batch_leaves_no_process_no_cached_data_and_latest_untouched(tmp_path, sig):
     root = tmp_path / "reports"
-    first = run_batch(_config(root), progress="off")
-    assert first.status == "ok" and os.readlink(root / "latest") == first.run_id
-
+    first = "20260101T060000Z-0a1b2c"  # last week's report
+    (root / first).mkdir(parents=True)
+    os.symlink(first, root / "latest")
     cfg_file = tmp_path / "slow.yaml"
     cfg_file.write_text(json.dumps(_config(root, "slow", cache=True,
                                            grid={"seconds": [60.0, 61.0]})))
@@ -255,16 +256,18 @@ def test_killed_batch_leaves_no_process_no_cached_data_and_latest_untouched(tmp_
     while _alive(family) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _alive(family), "workers or kernels outlived their batch"
-    assert os.readlink(root / "latest") == first.run_id
+    assert os.readlink(root / "latest") == first
     leftovers = sorted(p.name for p in root.glob(".tmp-*"))
     if sig == signal.SIGTERM:
         assert status == 128 + signal.SIGTERM and leftovers == []
         assert "stopped by SIGTERM" in proc.stderr.read().decode()
+    elif sig == signal.SIGINT:  # Ctrl-C
+        assert status == 130 and leftovers == []
     else:  # nothing could run at SIGKILL: the folder stays until the next batch
         assert len(leftovers) == 1 and find_stale_runs(root) == [root / leftovers[0]]
     second = run_batch(_config(root), progress="off")
     assert not list(root.glob("**/_cache")) and not list(root.glob("**/*.pkl"))
-    assert os.readlink(root / "latest") == second.run_id and (root / first.run_id).is_dir()
+    assert os.readlink(root / "latest") == second.run_id and (root / first).is_dir()
     if leftovers:  # reported, then removable
         assert second.stale == (root / leftovers[0],) and "interrupted batch" in second.summary()
         assert clean_stale_runs(root) == [root / leftovers[0]]
