@@ -94,7 +94,8 @@ VARIANTS = {
     "bare": "tickets with ticket_id, customer_id, created_at and resolved_at only; customers "
             "with customer_id, signup_at and churned_at; revenue",
     "log_resolution": "churn rises with log(resolution_hours_mean) (concave in hours)",
-    "reason_effect": "churn rises with the share of a period's tickets about billing",
+    "reason_effect": "churn rises with the share of a period's resolved tickets about billing "
+                     "(panel column reason_share_billing)",
     "ecommerce": "no churned_at (customers stop buying and contacting); frequent purchases; "
                  "the source config defines churn by 90 days of inactivity",
 }
@@ -238,8 +239,8 @@ def make_sample(*, n_customers: int = 3000, months: int = 24, start: str = "2024
         agg = pd.DataFrame({"o": owner, "res": res_h,
                             "fcr": np.where(in_win, t["contacts"] == 1, np.nan),
                             "csat": np.where(in_win, t["csat"], np.nan)}).groupby("o")
-        if "reason_effect" in variants:  # share of the month's tickets about the reason
-            hit = (np.array(REASONS)[t["reason"]] == _REASON[0]).astype(float)
+        if "reason_effect" in variants:  # share of the month's resolved tickets (as the panel)
+            hit = np.where(resolved < hi, np.array(REASONS)[t["reason"]] == _REASON[0], np.nan)
             share = np.full(n, np.nan)
             if nt:
                 s_g = pd.DataFrame({"o": owner, "hit": hit}).groupby("o")["hit"].mean()
@@ -321,7 +322,7 @@ def _variant_truth(variants) -> dict:
         tc["log_odds"]["log(resolution_hours_mean)"] = _LOG_RESOLUTION
     if "reason_effect" in variants:
         tc["reason_share"] = {_REASON[0]: _REASON[1]}
-        tc["log_odds"][f"reason_{_REASON[0]}_share"] = _REASON[1]
+        tc["log_odds"][f"reason_share_{_REASON[0]}"] = _REASON[1]
     if "ecommerce" in variants:
         truth["revenue"]["purchase_intercept"] = dict(_ECOMMERCE_PURCHASE)
         truth["churn"]["definition"] = (
@@ -351,7 +352,7 @@ def _variant_support(variants, tc, has, res_mean, fcr_rate, share, slopes) -> np
         b = tc["reason_share"][_REASON[0]]
         support = support + b * np.where(has, share - REASON_SHARE[REASONS.index(_REASON[0])],
                                           0.0)
-        derivs[f"reason_{_REASON[0]}_share"] = np.full(res.size, b)
+        derivs[f"reason_share_{_REASON[0]}"] = np.full(res.size, b)
     out = np.where(has, support, 0.0)
     slopes.setdefault("_p", []).append((has, derivs))
     return out

@@ -107,8 +107,8 @@ def test_each_variant_writes_its_shape_and_truth(tmp_path, variant):
         lo = truth["churn"]["log_odds"]
         assert lo["log(resolution_hours_mean)"] == 0.35 and "resolution_hours_mean" not in lo
     elif variant == "reason_effect":
-        assert truth["churn"]["log_odds"]["reason_billing_share"] == 0.8
-        assert truth["churn"]["ame_pp"]["reason_billing_share"] > 0
+        assert truth["churn"]["log_odds"]["reason_share_billing"] == 0.8
+        assert truth["churn"]["ame_pp"]["reason_share_billing"] > 0
     else:
         assert "churned_at" not in customers.columns
         assert "inactive_days: 90" in (out / "cxkit.yaml").read_text()
