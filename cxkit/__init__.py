@@ -17,6 +17,7 @@ from cxkit.exceptions import (
     BatchError,
     ConfigError,
     CxkitError,
+    MissingDataError,
     ModelError,
     ParameterError,
     QuarantineWarning,
@@ -34,6 +35,8 @@ except PackageNotFoundError:  # running from a source tree without install
 _LAZY = {
     "load_data": "cache",
     "load_panel": "cache",
+    "Missing": "availability",
+    "expand_terms": "availability",
     "SupportData": "data",
     "coverage_plot": "describe",
     "describe_associations": "describe",
@@ -85,7 +88,8 @@ _LAZY = {
     "what_if": "whatif",
 }
 
-_EXCEPTIONS = ["BatchError", "ConfigError", "CxkitError", "ModelError", "ParameterError",
+_EXCEPTIONS = ["BatchError", "ConfigError", "CxkitError", "MissingDataError", "ModelError",
+               "ParameterError",
                "QuarantineWarning", "SchemaError", "SmallSampleWarning", "SourceError"]
 __all__ = sorted([*_LAZY, *_EXCEPTIONS]) + ["__version__"]
 
@@ -107,6 +111,7 @@ def __dir__():
 
 
 if TYPE_CHECKING:  # static analysers and IDEs see the eager imports
+    from cxkit.availability import Missing, expand_terms
     from cxkit.cache import load_data, load_panel
     from cxkit.curves import adjusted_survival, cohort_retention
     from cxkit.data import SupportData

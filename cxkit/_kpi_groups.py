@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from cxkit.data import SupportData
-from cxkit.exceptions import ParameterError, SchemaError
+from cxkit.exceptions import MissingDataError, ParameterError
 from cxkit.periods import check_period, pandas_freq
 
 MISSING_LABEL = "(missing)"  # group label for rows with no value in a ``by`` column
@@ -50,7 +50,7 @@ def frames(data, table: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         raise ParameterError(
             f"expected a SupportData or the {table} DataFrame, got {type(data).__name__}.")
     if df is None:
-        raise SchemaError(
+        raise MissingDataError(
             f"this SupportData has no {table} table; add a `{table}` source to the "
             f"source config to compute this KPI.")
     # positions, not labels: a concatenated export may repeat index labels
@@ -62,7 +62,7 @@ def require(df: pd.DataFrame, columns, table: str, kpi: str) -> None:
     """Raise :class:`SchemaError` naming the first of ``columns`` absent from ``df``."""
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise SchemaError(
+        raise MissingDataError(
             f"{kpi} needs column {missing[0]!r} in the {table} table, which has only "
             f"{sorted(map(str, df.columns))[:8]}. Map a source column to {missing[0]!r} "
             f"in the source config, or leave this KPI out.")
@@ -108,7 +108,7 @@ def grouping(df, customers, *, time_col, period, by, table, kpi):
             lookup = customers.drop_duplicates("customer_id").set_index("customer_id")[col]
             frame[col] = group_labels(df["customer_id"].map(lookup))
         elif col in CUSTOMER_KEYS:
-            raise SchemaError(
+            raise MissingDataError(
                 f"{kpi} by {col!r} needs the {col!r} column of the customers table; pass the "
                 f"whole SupportData (not one table) and map a customers column to {col!r}.")
         else:

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from cxkit.availability import adapts
 from cxkit.data import SupportData
 
 __all__ = ["describe_claims"]
@@ -37,6 +38,7 @@ def _bootstrap_ratio(a: np.ndarray, b: np.ndarray, *, alpha: float, seed: int = 
     return est, lo, hi
 
 
+@adapts(combine=True)
 def describe_claims(data: SupportData, panel: pd.DataFrame, *, what_if=None,
                     alpha: float = 0.05) -> pd.DataFrame:
     """Your figures beside the industry claims most often quoted about support and CX.

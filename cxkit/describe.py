@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from cxkit import registry
+from cxkit.availability import adapts
 from cxkit.data import SupportData
 from cxkit.exceptions import ParameterError
 from cxkit.periods import check_period, period_starts
@@ -82,6 +83,7 @@ def describe_panel(panel: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"fact": list(facts), "value": [str(v) for v in facts.values()]})
 
 
+@adapts
 def describe_associations(panel: pd.DataFrame, *, drivers, outcome: str = "churned_next",
                           bands: int = 4) -> pd.DataFrame:
     """Raw (unadjusted) outcome rate by band of each driver, with counts.
@@ -115,6 +117,7 @@ def _band_order(v):
     return -np.inf if v == "no ticket" else v
 
 
+@adapts(combine=True)
 def describe_findings(*results, what_if=None) -> pd.DataFrame:
     """Headline findings as plain sentences, strongest evidence first."""
     rows = headline_rows(*results)
@@ -129,6 +132,7 @@ def describe_findings(*results, what_if=None) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+@adapts
 def describe_performance(panel: pd.DataFrame, *, drivers, targets=None) -> pd.DataFrame:
     """How well the company does on each driver: % of contacted periods on target.
 
@@ -162,6 +166,7 @@ def describe_performance(panel: pd.DataFrame, *, drivers, targets=None) -> pd.Da
     return pd.DataFrame(rows)
 
 
+@adapts
 def value_per_retained_customer(panel: pd.DataFrame) -> float:
     """Mean revenue a customer still active brings in over the outcome horizon (currency)."""
     obs = panel[panel["outcome_observed"] & (panel["churned_next"] == 0)]

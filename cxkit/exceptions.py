@@ -13,6 +13,7 @@ __all__ = [
     "ConfigError",
     "SourceError",
     "SchemaError",
+    "MissingDataError",
     "ModelError",
     "ParameterError",
     "BatchError",
@@ -36,6 +37,14 @@ class SourceError(CxkitError, OSError):
 
 class SchemaError(CxkitError, ValueError):
     """A structural problem: a required column is missing or cannot be parsed."""
+
+
+class MissingDataError(SchemaError):
+    """The data lack a table or column an analysis needs; the message says how to add it.
+
+    Notebook-facing functions turn it into a :class:`~cxkit.availability.Missing`
+    note (see :func:`cxkit.availability.adapts`).
+    """
 
 
 class ModelError(CxkitError, ValueError):

@@ -27,6 +27,7 @@ from statsmodels.stats.multitest import multipletests
 from cxkit import models
 from cxkit.exceptions import ModelError
 from cxkit.results import ModelResult
+from cxkit.availability import adapts
 
 __all__ = ["design_checks", "caveat_text", "placebo_check", "compare_naive", "fit_within",
            "fit_mediation", "fit_by_segment", "adjust_pvalues"]
@@ -161,14 +162,15 @@ def caveat_text(*, design: str, outcome_label: str, n_obs: int, controls,
     return text
 
 
+@adapts
 def compare_naive(panel: pd.DataFrame, *, drivers=(), volume: str = "ticket_count",
                   prior: str = "ticket_count_prior", controls=models.DEFAULT_CONTROLS,
                   outcome: str = "churned_next", cluster: str | None = "customer_id",
                   alpha: float = 0.05) -> pd.DataFrame:
     """Naive, adjusted and within-customer churn effects side by side (pp per unit).
 
-    * ``naive``: all customers, ``outcome ~ volume + controls`` (no
-      prior-volume control); quality drivers are left out because they exist
+    * ``naive``: all customers, ``outcome ~ volume + controls`` (``prior``
+      is taken out of the controls if given there); quality drivers are left out because they exist
       only for contacted customers.
     * ``adjusted``: quality given contact, ``outcome ~ volume + drivers +
       controls + prior``.
@@ -187,6 +189,7 @@ def compare_naive(panel: pd.DataFrame, *, drivers=(), volume: str = "ticket_coun
         <spec>_conf_low, <spec>_conf_high, <spec>_p_value`` for spec in naive,
         adjusted, within (NaN where a term is not in a specification).
     """
+    controls = [c for c in controls if prior not in models.formula_columns([c])]
     naive = models.fit_retention(panel, drivers=[volume], controls=controls, outcome=outcome,
                                  cluster=cluster, design="all", alpha=alpha, placebo=False)
     adjusted = models.fit_retention(panel, drivers=[volume, *drivers],

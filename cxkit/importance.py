@@ -28,8 +28,9 @@ import statsmodels.api as sm
 import statsmodels.formula.api as smf
 
 from cxkit import models
-from cxkit.exceptions import ModelError
+from cxkit.exceptions import MissingDataError, ModelError
 from cxkit.results import ImportanceResult
+from cxkit.availability import adapts
 
 __all__ = ["driver_importance", "importance_performance", "relative_weights"]
 
@@ -78,6 +79,7 @@ def _dominance(x: np.ndarray, y: np.ndarray, binary: bool) -> np.ndarray:
     return out
 
 
+@adapts
 def driver_importance(panel: pd.DataFrame, *, drivers, outcome: str, controls=(),
                       method: str = "relative_weights", n_boot: int = 200, seed: int = 0,
                       cluster: str = "customer_id", design: str = "quality_given_contact",
@@ -109,6 +111,11 @@ def driver_importance(panel: pd.DataFrame, *, drivers, outcome: str, controls=()
     if method not in ("relative_weights", "dominance"):
         raise ModelError(f"method={method!r} is unknown; use 'relative_weights' or 'dominance'.")
     drivers = list(drivers)
+    if len(drivers) == 1:  # e.g. "auto" drivers on an export that measures one metric only
+        raise MissingDataError(
+            f"Driver importance splits the explained variation among 2 or more drivers; only "
+            f"{drivers[0]} is given. Add drivers, or map more ticket columns (first response, "
+            f"contacts, CSAT) in the source config so that more support metrics are measured.")
     if len(drivers) < 2 or (method == "dominance" and len(drivers) > 8):
         raise ModelError(f"Importance needs 2 to {'8' if method == 'dominance' else 'many'} "
                          f"drivers; got {len(drivers)}.")
@@ -155,6 +162,7 @@ def driver_importance(panel: pd.DataFrame, *, drivers, outcome: str, controls=()
                             table_=table, note=note)
 
 
+@adapts
 def importance_performance(importance: ImportanceResult, performance) -> pd.DataFrame:
     """Importance-performance quadrant table.
 

@@ -25,6 +25,7 @@ from cxkit import registry
 from cxkit.data import SupportData
 from cxkit.exceptions import ParameterError, SchemaError
 from cxkit.periods import pandas_freq
+from cxkit.availability import adapts
 
 __all__ = [
     "SELF_SERVICE_CHANNEL", "MISSING_LABEL", "BY_CHOICES", "compute_kpis",
@@ -101,6 +102,7 @@ def _ticket_kpis(data, *, outputs, period, by, q=0.9, strict=True, kpi="support 
     return table
 
 
+@adapts
 def compute_kpis(data, *, period=None, by=None, q: float = 0.9) -> pd.DataFrame:
     """All ticket KPIs in one table: one row per group (overall, period, ``by``).
 
@@ -309,6 +311,7 @@ def ces(data, *, period=None, by=None) -> pd.DataFrame:
 # ------------------------------------------------------- survey, customer, mix
 
 
+@adapts
 def nps(data, *, period=None, by=None, alpha: float = 0.05) -> pd.DataFrame:
     """Net Promoter Score in points (-100..100), with standard error and interval.
 
@@ -370,6 +373,7 @@ def nps(data, *, period=None, by=None, alpha: float = 0.05) -> pd.DataFrame:
               "detractors_pct", "n_responses"]]
 
 
+@adapts
 def contact_rate(data: SupportData, *, period="M", by=None) -> pd.DataFrame:
     """Contact rate: tickets per active customer per period.
 
@@ -452,6 +456,7 @@ def _mix(data, column: str, *, period, by, kpi: str) -> pd.DataFrame:
     return t[[*outer, column, "n_tickets", "share_rate"]]
 
 
+@adapts
 def channel_mix(data, *, period=None, by=None) -> pd.DataFrame:
     """Channel mix: share (0-1) of tickets by ``channel``, one row per channel and group.
 
@@ -468,6 +473,7 @@ def channel_mix(data, *, period=None, by=None) -> pd.DataFrame:
     return _mix(data, "channel", period=period, by=by, kpi="channel mix")
 
 
+@adapts
 def reason_mix(data, *, period=None, by=None) -> pd.DataFrame:
     """Contact-reason mix: share (0-1) of tickets by ``reason``, one row per reason and group.
 
@@ -485,6 +491,7 @@ def reason_mix(data, *, period=None, by=None) -> pd.DataFrame:
     return _mix(data, "reason", period=period, by=by, kpi="contact-reason mix")
 
 
+@adapts
 def kpi_trend_plot(kpis: pd.DataFrame, *, kpi: str, by: str | None = None, ax=None):
     """Line plot of one KPI over periods, one line per ``by`` group.
 

@@ -25,6 +25,7 @@ from scipy import stats
 from cxkit.exceptions import ModelError, SmallSampleWarning
 from cxkit.periods import period_word
 from cxkit.results import TIDY_COLUMNS, ModelResult
+from cxkit.availability import adapts
 
 __all__ = ["fit_retention", "build_formula", "prepare_rows", "DEFAULT_CONTROLS"]
 
@@ -269,6 +270,7 @@ def _check_events(y: pd.Series, n_params: int, outcome: str) -> int:
     return events
 
 
+@adapts
 def fit_retention(panel: pd.DataFrame, *, drivers, controls=DEFAULT_CONTROLS,
                   outcome: str = "churned_next", cluster: str | None = "customer_id",
                   design: str = "quality_given_contact", alpha: float = 0.05,

@@ -12,6 +12,7 @@ import pandas as pd
 import seaborn as sns
 
 from cxkit.results import driver_label
+from cxkit.availability import adapts
 
 __all__ = ["set_theme", "forest_plot", "km_plot", "quadrant_plot"]
 
@@ -90,6 +91,7 @@ def km_plot(km: pd.DataFrame, *, ax=None, time_unit: str = "months"):
     return ax
 
 
+@adapts
 def quadrant_plot(table: pd.DataFrame, *, ax=None):
     """Importance-performance quadrant from :func:`cxkit.importance.importance_performance`.
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 import pandas as pd
 
 from cxkit import registry
+from cxkit.availability import adapts
 from cxkit.data import SupportData
 
 __all__ = ["headline_rows", "quality_rows", "kpi_rows"]
 
 
+@adapts(combine=True)
 def headline_rows(*results) -> pd.DataFrame:
     """Result rows for ``results.json``: one per driver of each fitted model.
 
@@ -41,7 +43,8 @@ def headline_rows(*results) -> pd.DataFrame:
                          "conf_high": float(hi), "p_value": float(src["p_value"]),
                          "n_obs": int(res.n_obs),
                          "effect": res.effect(term, registry.lookup(term).step)["sentence"]})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["model", "outcome", "term", "estimate", "conf_low",
+                                       "conf_high", "p_value", "n_obs", "effect"])
 
 
 def quality_rows(data: SupportData) -> pd.DataFrame:

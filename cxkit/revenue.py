@@ -23,10 +23,12 @@ from cxkit.models import (DEFAULT_CONTROLS, _check_drivers, _check_events, _chec
                           _groups, build_formula, cluster_bootstrap_rows, outcome_label,
                           prepare_rows, tidy_frame)
 from cxkit.results import ModelResult
+from cxkit.availability import adapts
 
 __all__ = ["fit_revenue"]
 
 
+@adapts
 def fit_revenue(panel: pd.DataFrame, *, drivers, controls=DEFAULT_CONTROLS,
                 outcome: str = "revenue_next_amount", method: str = "two_part",
                 cluster: str | None = "customer_id", design: str = "quality_given_contact",

@@ -21,6 +21,7 @@ import pandas as pd
 from cxkit import models, registry
 from cxkit.exceptions import ModelError
 from cxkit.results import ModelResult, WhatIfResult, driver_label, to_json_safe
+from cxkit.availability import adapts
 
 __all__ = ["what_if", "apply_changes"]
 
@@ -84,6 +85,7 @@ def _revenue_means(rev: ModelResult, x0, x1, draws) -> np.ndarray:
     return np.asarray(out)
 
 
+@adapts
 def what_if(result: ModelResult, panel: pd.DataFrame, *, changes: dict,
             revenue_result: ModelResult | None = None, customers_per_period: float | None = None,
             value_per_retained_customer_amount: float | None = None, n_sim: int = 1000,

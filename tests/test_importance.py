@@ -77,4 +77,6 @@ def test_errors(frame):
     with pytest.raises(ModelError, match="method='shapley' is unknown"):
         driver_importance(frame, drivers=["a", "b"], outcome="y", method="shapley")
     with pytest.raises(ModelError, match="needs 2 to"):
-        driver_importance(frame, drivers=["a"], outcome="y", design="all")
+        driver_importance(frame, drivers=[], outcome="y", design="all")
+    note = driver_importance(frame, drivers=["a"], outcome="y", design="all")
+    assert "2 or more drivers; only a is given" in note.sentence  # a note, shown in notebooks

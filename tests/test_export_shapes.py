@@ -1,0 +1,73 @@
+"""The notebooks on exports shaped unlike the bundled sample (generated variants).
+
+A minimal export (no segment, surveys, CES or first response) runs through all
+six notebooks with their defaults, and each section without its data says why;
+a shop without churned_at (churn by inactivity) runs the retention, timing and
+summary notebooks, with repeat purchase as the outcome.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cxkit.batch import run_batch
+from cxkit.synth import write_sample
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def _notes(run_dir: Path, notebook: str) -> list[str]:
+    """The "Not shown" sentences an executed notebook displays."""
+    nb = json.loads(next((run_dir / notebook).rglob(f"{notebook}.ipynb")).read_text())
+    out = []
+    for cell in nb["cells"]:
+        for output in cell.get("outputs", []):
+            text = "".join(output.get("data", {}).get("text/markdown", ""))
+            if text.startswith("*Not shown:*"):
+                out.append(text)
+    return out
+
+
+@pytest.fixture(scope="module")
+def minimal_batch(tmp_path_factory):
+    root = tmp_path_factory.mktemp("minimal")
+    source = write_sample(root / "export", n_customers=600, months=12, seed=3, variant="minimal")
+    config = {"source": str(source / "cxkit.yaml"), "notebooks": NOTEBOOKS,
+              "output_root": str(root / "reports"), "jobs": 2, "timeout_seconds": 600}
+    return run_batch(config, jobs=2, progress="off")
+
+
+def test_minimal_export_runs_all_six_notebooks_with_defaults(minimal_batch):
+    assert len(NOTEBOOKS) == 6
+    assert not minimal_batch.failed, minimal_batch.summary()
+    assert {r["notebook"] for r in minimal_batch.runs} == set(NOTEBOOKS)
+
+
+def test_sections_without_their_data_say_what_is_missing(minimal_batch):
+    notes = _notes(minimal_batch.run_dir, "02_support_kpis")
+    assert any("'segment'" in n for n in notes)           # KPIs by segment
+    assert any("no surveys table" in n for n in notes)    # NPS
+    assert len(notes) == 2                                # everything else is shown
+
+
+def test_default_terms_are_those_the_export_has(minimal_batch):
+    results = json.loads(next((minimal_batch.run_dir / "03_retention_drivers")
+                              .rglob("results.json")).read_text())
+    terms = {row["term"] for row in results["results"]}
+    assert terms == {"resolution_hours_mean", "fcr_rate"}  # no first response in this export
+
+
+def test_shop_without_churn_dates_runs_with_inactivity_churn_and_repeat_purchase(tmp_path):
+    source = write_sample(tmp_path / "shop", n_customers=600, months=12, seed=4,
+                          variant="ecommerce")
+    config = {"source": str(source / "cxkit.yaml"),
+              "notebooks": ["03_retention_drivers", "05_churn_timing", "06_executive_summary"],
+              "parameters": {"03_retention_drivers": {"outcome": "repeat_purchase_next"}},
+              "output_root": str(tmp_path / "reports"), "jobs": 2, "timeout_seconds": 600}
+    batch = run_batch(config, jobs=2, progress="off")
+    assert not batch.failed, batch.summary()
+    results = json.loads(next((batch.run_dir / "03_retention_drivers")
+                              .rglob("results.json")).read_text())
+    assert {row["outcome"] for row in results["results"]} == {"repeat_purchase_next"}
