@@ -42,7 +42,7 @@ def minimal_batch(tmp_path_factory):
 def test_minimal_export_runs_all_six_notebooks_with_defaults(minimal_batch):
     assert len(NOTEBOOKS) == 6
     assert not minimal_batch.failed, minimal_batch.summary()
-    assert {r["notebook"] for r in minimal_batch.runs} == set(NOTEBOOKS)
+    assert {r.notebook for r in minimal_batch.runs} == set(NOTEBOOKS)
 
 
 def test_sections_without_their_data_say_what_is_missing(minimal_batch):
@@ -60,7 +60,7 @@ def test_default_terms_are_those_the_export_has(minimal_batch):
 
 
 def test_shop_without_churn_dates_runs_with_inactivity_churn_and_repeat_purchase(tmp_path):
-    source = write_sample(tmp_path / "shop", n_customers=600, months=12, seed=4,
+    source = write_sample(tmp_path / "shop", n_customers=1500, months=18, seed=4,
                           variant="ecommerce")
     config = {"source": str(source / "cxkit.yaml"),
               "notebooks": ["03_retention_drivers", "05_churn_timing", "06_executive_summary"],
