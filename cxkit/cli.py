@@ -10,7 +10,11 @@ Subcommands:
 - ``cxkit sample --out DIR [--customers N] [--months M] [--seed S] [--variant V ...]``:
   write the generated sample data, its source config and its truth; ``--variant``
   (repeatable) picks an export shape unlike the default sample.
-- ``cxkit run [RUNCONFIG] [--jobs N]``: run a batch of notebook reports.
+- ``cxkit run [RUNCONFIG] [--jobs N]``: run a batch of notebook reports
+  (default: ``./reports.yaml`` when present, else the packaged default batch
+  on the bundled sample; reports go under the current folder).
+- ``cxkit init DIR [--preset NAME ...]``: start a project folder (source and
+  run configs, copies of the notebooks, next steps).
 
 Exit status: 0 success; 1 a batch ran but some of its runs failed (the
 summary names each); 2 the input was refused (config, parameter, source
@@ -64,6 +68,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("runconfig", nargs="?", default=None,
                      help="run config (YAML); default: the bundled default batch")
     run.add_argument("--jobs", type=int, default=None, help="notebooks run in parallel")
+
+    ini = sub.add_parser("init", help="start a project folder: configs, notebooks, next steps")
+    ini.add_argument("dir", type=Path, help="new (or empty) folder to create")
+    ini.add_argument("--preset", action="append", default=[], metavar="NAME",
+                     help="export preset(s) the source config starts from, e.g. zendesk "
+                          "(repeat, or separate with commas)")
     return parser
 
 
@@ -80,7 +90,9 @@ def _validate(args: argparse.Namespace) -> int:
         data = read_support_data(config, as_of=args.as_of)
     table = describe_quality(data)
     print(table.to_string(index=False))
-    out_dir = args.quarantine_dir or config.parent / "quarantine"
+    # the bundled sample's rows go to ./quarantine, never into the installed package
+    out_dir = args.quarantine_dir or (Path("quarantine") if args.config == "sample"
+                                      else config.parent / "quarantine")
     total = int(table["rows_quarantined"].sum())
     sizes = ", ".join(f"{name} {len(rows):,}" for name, rows in data.tables().items())
     print(f"\nRows kept: {sizes}. Rows quarantined: {total:,}.")
@@ -115,11 +127,23 @@ def _sample(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from cxkit.batch import run_batch
-    from cxkit.runconfig import default_run_config
+    from cxkit.runconfig import resolve_run_config
 
-    result = run_batch(args.runconfig or default_run_config(), jobs=args.jobs)
+    result = run_batch(resolve_run_config(args.runconfig), jobs=args.jobs)
     print(result.summary(), file=sys.stderr if result.failed else sys.stdout)
     return 1 if result.failed else 0
+
+
+def _init(args: argparse.Namespace) -> int:
+    from cxkit.project import init_project
+
+    presets = [name.strip() for item in args.preset for name in item.split(",") if name.strip()]
+    init_project(args.dir, presets=presets)
+    where = args.dir.as_posix()
+    print(f"Project written to {where}/: cxkit.yaml (source config to fill in), reports.yaml "
+          f"(run config, on the bundled sample for now), notebooks/, exports/, README.md.\n"
+          f"Next: cd {where} && cxkit run   (then follow README.md to use your exports)")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         The exit status (see the module docstring).
     """
     args = _parser().parse_args(argv)
-    commands = {"validate": _validate, "sample": _sample, "run": _run}
+    commands = {"validate": _validate, "sample": _sample, "run": _run, "init": _init}
     try:
         return commands[args.command](args)
     except CxkitError as exc:

@@ -5,6 +5,7 @@ where each export lives, which export column holds which canonical column, how
 timestamps are written and which values need translating, so that a new export
 format needs a config and no code::
 
+    preset: [zendesk]        # optional export presets (cxkit.presets), overridden key by key
     currency: EUR            # currency of every amount column (default USD)
     timezone: Europe/Berlin  # reporting time zone (default UTC)
     as_of: "2026-01-01"      # optional; dates after it are "in the future" (default: now)
@@ -213,6 +214,10 @@ def load_config(source: str | Path | Mapping, *, base_dir: str | Path | None = N
         where = path.name
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: the top level must be a mapping with a 'tables' key.")
+    if "preset" in raw:  # export presets (cxkit/presets), merged under the config's own keys
+        from cxkit.presets import apply_presets
+
+        raw = apply_presets(raw, where)
     _check_keys(raw, TOP_KEYS, where)
     tz = _check_zone(raw.get("timezone", "UTC"), f"{where}: timezone")
     currency = str(raw.get("currency", "USD"))

@@ -33,7 +33,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-import cxkit
 from cxkit._churn import churn_by_inactivity
 from cxkit._derive import Unreadable
 from cxkit._formats import (check_day_month, delimiter_hint, epoch_unit_hint, format_hint,
@@ -57,14 +56,16 @@ _OFFSET = re.compile(r"\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)$")
 
 
 def sample_config_path() -> Path:
-    """Path of the bundled sample's source config (``data/sample/cxkit.yaml``).
+    """Path of the bundled sample's source config (package data ``cxkit.sample``).
 
     Raises
     ------
     SourceError
         When the sample has not been generated.
     """
-    path = Path(cxkit.__file__).resolve().parents[1] / "data" / "sample" / "cxkit.yaml"
+    from cxkit._package_data import sample_dir
+
+    path = sample_dir() / "cxkit.yaml"
     if not path.is_file():
         raise SourceError("The bundled sample data (data/sample/cxkit.yaml) is missing; "
                           "generate it with `cxkit sample --out data/sample`.")

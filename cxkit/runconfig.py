@@ -9,7 +9,7 @@ parameter against each notebook's ``parameters`` cell (parsed with
 Run config keys (paths relative to the run config's folder)::
 
     source: sample                # or a source config path
-    notebooks: [01_data_quality]  # names or paths; also looked up in notebooks/
+    notebooks: [01_data_quality]  # paths, or names of the packaged notebooks
     grid: {segment: [all, SMB], period: [M, Q]}   # product; or a list of dicts
     parameters: {01_data_quality: {alpha: 0.1}}   # per-notebook overrides
     output_root: reports          # default
@@ -36,7 +36,8 @@ from pathlib import Path
 
 from cxkit.exceptions import ConfigError, ParameterError
 
-__all__ = ["RunConfig", "RunSpec", "read_run_config", "plan_runs", "default_run_config"]
+__all__ = ["RunConfig", "RunSpec", "read_run_config", "plan_runs", "default_run_config",
+           "resolve_run_config"]
 
 _KEYS = ("source", "notebooks", "grid", "parameters", "output_root", "jobs",
          "timeout_seconds", "kernel", "cache")
@@ -45,10 +46,24 @@ _TYPES = {"str": str, "int": int, "float": (int, float), "bool": bool, "list": (
 
 
 def default_run_config() -> Path:
-    """The bundled default run config: ``reports.yaml`` at the repository root."""
-    import cxkit
+    """The packaged default run config (every notebook on the bundled sample)."""
+    from cxkit._package_data import default_run_config as packaged
 
-    return Path(cxkit.__file__).resolve().parents[1] / "reports.yaml"
+    return packaged()
+
+
+def resolve_run_config(path=None):
+    """What ``cxkit run [RUNCONFIG]`` runs: ``path``; else ``./reports.yaml`` when present;
+    else the packaged default batch, read as a mapping so that its ``output_root`` is
+    relative to the current folder (never to the installed package)."""
+    if path is not None:
+        return path
+    local = Path("reports.yaml")
+    if local.is_file():
+        return local
+    import yaml
+
+    return yaml.safe_load(default_run_config().read_text(encoding="utf-8"))
 
 
 @dataclass(frozen=True)
@@ -81,14 +96,15 @@ class RunSpec:
 
 def _find_notebook(name: str, base: Path) -> Path:
     names = [name] if name.endswith(".ipynb") else [name, name + ".ipynb"]
-    repo_notebooks = default_run_config().parent / "notebooks"
-    places = [base, repo_notebooks]
+    from cxkit._package_data import notebooks_dir
+
+    places = [base, notebooks_dir()]
     for folder in places:
         for n in names:
             if (folder / n).is_file():
                 return (folder / n).resolve()
     raise ConfigError(f"run config: notebook {name!r} not found in {[str(p) for p in places]}; "
-                      "give a name from notebooks/ or a path relative to the run config.")
+                      "give a packaged notebook's name or a path relative to the run config.")
 
 
 def _grid_sets(grid, where: str) -> tuple[dict, ...]:

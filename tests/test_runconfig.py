@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from cxkit.exceptions import ConfigError, ParameterError
-from cxkit.runconfig import _declared, default_run_config, plan_runs, read_run_config
+from cxkit._package_data import notebooks_dir
+from cxkit.runconfig import (_declared, default_run_config, plan_runs, read_run_config,
+                             resolve_run_config)
 
 NB = Path(__file__).parent / "fixtures" / "notebooks"
 
@@ -33,10 +35,20 @@ def test_grid_mapping_is_expanded_as_a_product(tmp_path):
 def test_default_run_config_parses():
     path = default_run_config()
     assert path.name == "reports.yaml" and path.exists()
-    if not (path.parent / "notebooks" / "01_data_quality.ipynb").exists():
-        pytest.skip("analysis notebooks not written yet")
     cfg = read_run_config(path)
     assert cfg.source == "sample" and len(cfg.notebooks) == 6
+    assert {p.parent for p in cfg.notebooks} == {notebooks_dir()}  # the packaged notebooks
+
+
+def test_cxkit_run_without_argument_prefers_the_local_reports_yaml(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    packaged = resolve_run_config(None)
+    assert isinstance(packaged, dict) and packaged["source"] == "sample"
+    cfg = read_run_config(packaged)
+    assert cfg.output_root == tmp_path / "reports"  # under the current folder, not the package
+    (tmp_path / "reports.yaml").write_text("source: sample\nnotebooks: [01_data_quality]\n")
+    assert resolve_run_config(None) == Path("reports.yaml")
+    assert resolve_run_config("other.yaml") == "other.yaml"
 
 
 def test_parameters_cell_is_read_with_ast_not_papermills_line_regex():
