@@ -206,6 +206,8 @@ def read_table(tcfg: TableConfig, *, config: SourceConfig) -> pd.DataFrame:
             given = value
             value, mask = _coerce(given, spec[col].kind, col, ctx, derived=True)
             _mark(bad, shown, mask, col, _notes(given, given, mask, f"{col} (derived)"))
+        elif value.dtype == object:  # e.g. if_else(c, 1, null): typed like an unmapped column
+            value = _infer(value, ctx)
         frame[col] = value
         given_of.pop(col, None)  # later expressions read the derived values
         before_map.pop(col, None)
