@@ -46,7 +46,7 @@ def _source_config(presets: list[str]) -> str:
     lines = ["# Source config: where your exports are and how their columns map onto cxkit's",
              "# data model. Paths are relative to this folder. Check it with",
              "#   cxkit validate cxkit.yaml",
-             "# Every key under a table overrides the preset's, e.g. columns: {customer_id: Email};",
+             "# Each key under a table overrides the preset's, e.g. columns: {customer_id: Email};",
              "# null removes a preset's mapping. Presets: python -c 'import cxkit.presets as p; "
              "print(p.describe_presets())'"]
     if presets:

@@ -10,11 +10,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from cxkit._package_data import notebook_paths, sample_dir
 from cxkit.batch import run_batch
 
-ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-TRUTH = json.loads((ROOT / "data" / "sample" / "truth.json").read_text())
+NOTEBOOKS = [p.stem for p in notebook_paths()]  # the packaged notebooks (package data)
+TRUTH = json.loads((sample_dir() / "truth.json").read_text())
 
 
 @pytest.fixture(scope="module")

@@ -97,7 +97,8 @@ def apply_presets(raw: Mapping[str, Any], where: str = "config") -> dict:
     names = [names] if isinstance(names, str) else names
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise ConfigError(f"{where}: 'preset' is a preset name or a list of names, e.g. "
-                          f"[zendesk, stripe_invoices]; available: {', '.join(available_presets())}.")
+                          "[zendesk, stripe_invoices]; available: "
+                          f"{', '.join(available_presets())}.")
     merged: dict = {}
     for name in names:
         fragment = load_preset(name)
