@@ -18,9 +18,9 @@ FIX = Path(__file__).parent / "fixtures" / "presets"
 CUSTOMERS = {"path": "customers.csv"}
 
 
-def _read(preset, **tables):
+def _read(preset, currency="USD", **tables):
     config = {"preset": preset, "base_dir": str(FIX), "as_of": "2025-01-01",
-              "tables": {"customers": CUSTOMERS, **tables}}
+              "currency": currency, "tables": {"customers": CUSTOMERS, **tables}}
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a fixture row set aside would be a preset bug
         data = read_support_data(config)
@@ -109,19 +109,19 @@ def test_stripe_invoices_minor_units_and_refunds():
     assert (r["currency"] == "usd").all()  # the export's currency column is kept
 
 
-def test_stripe_invoices_other_currencies_set_aside_by_override(tmp_path):
+def test_stripe_invoices_in_another_currency_are_set_aside(tmp_path):
     text = (FIX / "stripe_invoices.csv").read_text().replace("in_3,cus_B2,sub_2,paid,usd",
                                                               "in_3,cus_B2,sub_2,paid,eur")
     (tmp_path / "inv.csv").write_text(text)
     (tmp_path / "customers.csv").write_text((FIX / "customers.csv").read_text())
     config = {"preset": "stripe_invoices", "base_dir": str(tmp_path), "as_of": "2025-01-01",
-              "tables": {"customers": CUSTOMERS, "revenue": {"path": "inv.csv", "derive": {
-                  "amount": "if_else(currency == 'usd', amount_paid / 100, null)"}}}}
+              "currency": "USD",
+              "tables": {"customers": CUSTOMERS, "revenue": {"path": "inv.csv"}}}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         data = read_support_data(config)
-    assert sorted(data.revenue["amount"]) == [0.0, 49.0, 49.0]
-    assert data.quarantine["revenue"]["rule"].tolist() == ["missing_required"]
+    assert sorted(data.revenue["amount"]) == [0.0, 39.0, 49.0]  # the EUR invoice is not summed
+    assert data.quarantine["revenue"]["rule"].tolist() == ["other_currency"]
 
 
 def test_stripe_subscriptions_as_customers():
@@ -134,7 +134,7 @@ def test_stripe_subscriptions_as_customers():
 
 
 def test_chargebee_invoices_and_subscriptions():
-    data = _read(["chargebee_subscriptions", "chargebee_invoices"],
+    data = _read(["chargebee_subscriptions", "chargebee_invoices"], currency="EUR",
                  customers={"path": "chargebee_subscriptions.csv"},
                  revenue={"path": "chargebee_invoices.csv"})
     r = data.revenue.sort_values("paid_at")
