@@ -45,6 +45,7 @@ _LAZY = {
     "describe_panel": "describe",
     "describe_performance": "describe",
     "describe_sources": "describe",
+    "format_table": "display",
     "headline_rows": "result_rows",
     "kpi_rows": "result_rows",
     "quality_rows": "result_rows",
@@ -72,10 +73,13 @@ _LAZY = {
     "cohort_retention": "curves",
     "adjusted_survival": "curves",
     "build_panel": "panel",
+    "effect_plot": "plots",
     "forest_plot": "plots",
     "km_plot": "plots",
+    "kpi_interval_plot": "plots",
     "quadrant_plot": "plots",
     "set_theme": "plots",
+    "what_if_plot": "plots",
     "write_results": "report",
     "describe_schema": "schema",
     "fit_churn_timing": "survival",
@@ -120,6 +124,7 @@ if TYPE_CHECKING:  # static analysers and IDEs see the eager imports
         coverage_plot, describe_associations, describe_findings, describe_panel,
         describe_performance, describe_sources, value_per_retained_customer,
     )
+    from cxkit.display import format_table
     from cxkit.guardrails import (
         adjust_pvalues, compare_naive, fit_by_segment, fit_within,
         placebo_check,
@@ -133,7 +138,9 @@ if TYPE_CHECKING:  # static analysers and IDEs see the eager imports
     from cxkit.models import fit_retention
     from cxkit.outcomes import build_churn_intervals, build_survival
     from cxkit.panel import build_panel
-    from cxkit.plots import forest_plot, km_plot, quadrant_plot, set_theme
+    from cxkit.plots import (
+        effect_plot, forest_plot, km_plot, kpi_interval_plot, quadrant_plot, set_theme, what_if_plot,
+    )
     from cxkit.report import write_results
     from cxkit.result_rows import headline_rows, kpi_rows, quality_rows
     from cxkit.revenue import fit_revenue

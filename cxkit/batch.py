@@ -309,6 +309,17 @@ def _write_outputs(cfg: RunConfig, records: list[RunRecord], *, folder: RunFolde
     return status
 
 
+def _update_history(root: Path) -> None:
+    """Rewrite ``<output_root>/history.html``; a failure there does not undo the batch."""
+    from cxkit.history import write_history
+
+    try:
+        write_history(root)
+    except Exception as exc:  # the batch folder is complete; say so and go on
+        print(f"cxkit run: the history page {Path(root) / 'history.html'} was not updated: "
+              f"{type(exc).__name__}: {exc}", file=sys.stderr)
+
+
 def run_batch(config, *, jobs: int | None = None, output_root=None,
               progress: str = "auto") -> BatchResult:
     """Run every notebook x parameter set of a run config; write a new run folder.
@@ -370,4 +381,5 @@ def run_batch(config, *, jobs: int | None = None, output_root=None,
     except BaseException:
         folder.discard()
         raise
+    _update_history(root)
     return BatchResult(folder.run_id, final, status, tuple(records), stale)

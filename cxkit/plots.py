@@ -14,15 +14,20 @@ import seaborn as sns
 from cxkit.results import driver_label
 from cxkit.availability import adapts
 
-__all__ = ["set_theme", "forest_plot", "km_plot", "quadrant_plot"]
+__all__ = ["set_theme", "forest_plot", "km_plot", "quadrant_plot", "what_if_plot",
+           "kpi_interval_plot", "effect_plot"]
 
 
 def set_theme() -> None:
     """The one display theme of cxkit notebooks.
 
     Seaborn's white grid with a colour-blind palette for every figure, and
-    pandas tables that show sentences whole and numbers to 4 significant digits.
+    pandas tables that show sentences whole and numbers to 4 significant digits;
+    in a notebook, tables are shown formatted by unit (:func:`cxkit.display.format_table`).
     """
+    from cxkit.display import register_display
+
+    register_display()
     pd.set_option("display.max_colwidth", None)
     pd.set_option("display.precision", 4)
     sns.set_theme(style="whitegrid", context="notebook", palette="colorblind",
@@ -110,4 +115,164 @@ def quadrant_plot(table: pd.DataFrame, *, ax=None):
     ax.axhline(table["share_pct"].mean(), color="grey", linestyle="--", linewidth=1)
     ax.set_xlabel("performance (higher = better)")
     ax.set_ylabel("importance (% of explained variation)")
+    return ax
+
+
+def what_if_plot(result, *, ax=None):
+    """A what-if scenario in money: value of the customers kept per period, with interval.
+
+    Parameters
+    ----------
+    result : WhatIfResult
+        From :func:`cxkit.what_if` with a value per retained customer; its
+        money rows (unit = a currency code) are drawn as bars with their
+        interval, and the change in churn is stated in the title.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    from cxkit.display import format_value
+
+    ax = _axes(ax)
+    table = result.table()
+    money = table[table["unit"].astype(str).str.fullmatch(r"[A-Z]{3}")]
+    if money.empty:
+        raise ValueError("what_if_plot needs a money row: pass "
+                         "value_per_retained_customer_amount= to what_if.")
+    currency = str(money["unit"].iloc[0])
+    y = np.arange(len(money))
+    est = money["change"].to_numpy(float)
+    err = np.vstack([est - money["conf_low"].to_numpy(float),
+                     money["conf_high"].to_numpy(float) - est])
+    ax.barh(y, est, color="C2", alpha=0.75, height=0.5)
+    ax.errorbar(est, y, xerr=err, fmt="none", ecolor="black", capsize=5)
+    for yi, e, hi in zip(y, est, money["conf_high"].to_numpy(float)):
+        ax.annotate(format_value(e, "money", currency=currency), (hi, yi),
+                    textcoords="offset points", xytext=(6, -3), fontsize=9)
+    ax.set_yticks(y)
+    ax.set_yticklabels([str(q).replace("_", " ") for q in money["quantity"]])
+    ax.axvline(0, color="grey", linewidth=1)
+    ax.set_ylim(-0.8, len(money) - 0.2)
+    ax.set_xlim(min(0, float(money["conf_low"].min())) * 1.1,
+                max(0, float(money["conf_high"].max())) * 1.35)
+    level = round(100 * (1 - result.alpha))
+    ax.set_xlabel(f"change per period ({currency}), {level}% CI")
+    ax.set_ylabel("")
+    churn = table[table["unit"] == "pp"]
+    if len(churn):
+        r = churn.iloc[0]
+        ax.set_title(f"Scenario: churn {format_value(r['change'], 'pp')} "
+                     f"({format_value(r['conf_low'], 'pp')} to {format_value(r['conf_high'], 'pp')})",
+                     fontsize=10)
+    return ax
+
+
+def kpi_interval_plot(kpis: pd.DataFrame, *, kpi: str, n: str | None = None,
+                      alpha: float = 0.05, ax=None):
+    """One KPI per period with its confidence band.
+
+    Parameters
+    ----------
+    kpis : DataFrame
+        A per-period table (``period`` column), e.g. ``compute_kpis(data,
+        period="M")`` or ``nps(data, period="M")``.
+    kpi : str
+        Column to draw. Its interval comes from ``{kpi}_conf_low`` and
+        ``{kpi}_conf_high`` when the table has them; otherwise, for a share
+        (``_rate``), from the Wilson interval on ``n`` observations.
+    n : str, optional
+        Column with the number of observations behind each share (e.g.
+        ``"resolved_count"`` for ``fcr_rate``).
+    alpha : float
+        1 - confidence level of the Wilson band.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Period start on x; the KPI on y in its unit (shares in %).
+    """
+    from cxkit.display import column_unit
+
+    ax = _axes(ax)
+    for col in ("period", kpi):
+        if col not in kpis.columns:
+            raise ValueError(f"kpi_interval_plot needs column {col!r}; the table has "
+                             f"{list(kpis.columns)}.")
+    unit = column_unit(kpi, kpis[kpi])
+    scale = 100.0 if unit == "share" else 1.0
+    x = pd.to_datetime(kpis["period"])
+    y = kpis[kpi].to_numpy(float)
+    if f"{kpi}_conf_low" in kpis.columns:
+        low, high = kpis[f"{kpi}_conf_low"].to_numpy(float), kpis[f"{kpi}_conf_high"].to_numpy(float)
+    elif unit == "share" and n is not None:
+        from statsmodels.stats.proportion import proportion_confint
+
+        nobs = kpis[n].to_numpy(float)
+        low, high = proportion_confint(np.round(y * nobs), np.maximum(nobs, 1), alpha=alpha,
+                                       method="wilson")
+    else:
+        raise ValueError(f"no interval for {kpi!r}: the table has no {kpi}_conf_low/_conf_high "
+                         "columns; for a share pass n= (the column of observations).")
+    ax.plot(x, y * scale, marker="o", color="C0")
+    ax.fill_between(x, low * scale, high * scale, color="C0", alpha=0.2,
+                    label=f"{round(100 * (1 - alpha))}% CI")
+    from cxkit.registry import lookup
+
+    metric = lookup(kpi)
+    units = {"share": "%", "pct": "%"}.get(unit) or metric.unit_words
+    ax.set_ylabel(f"{metric.label[:1].upper() + metric.label[1:]} ({units})")
+    ax.set_xlabel("period start")
+    import matplotlib.dates as mdates
+
+    locator = mdates.AutoDateLocator(maxticks=8)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.legend(loc="best")
+    return ax
+
+
+def effect_plot(result, *, deltas=None, ax=None):
+    """Each driver's effect for the change its sentence states, with its interval.
+
+    Unlike :func:`forest_plot` (effects per one unit of each driver, on very
+    different scales), every row is the change a reader would act on — e.g.
+    2 hours faster resolution, 10 points more first-contact resolution — so
+    the bars compare.
+
+    Parameters
+    ----------
+    result : ModelResult
+        A fitted churn or revenue model.
+    deltas : mapping, optional
+        Driver -> change in driver units; default: each driver's effect step
+        in the metric registry (``registry.lookup(term).step``).
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One row per driver: the effect in the model's unit (pp of churn,
+        currency, hazard ratio) with its interval; y labels state the change.
+    """
+    from cxkit.registry import lookup
+
+    ax = _axes(ax)
+    steps = dict(deltas or {})
+    rows = [result.effect(term, steps.get(term, lookup(term).step))
+            for term in result.effects()["term"]][::-1]
+    y = np.arange(len(rows))
+    est = np.array([r["estimate"] for r in rows], float)
+    err = np.vstack([est - np.array([r["conf_low"] for r in rows], float),
+                     np.array([r["conf_high"] for r in rows], float) - est])
+    ax.errorbar(est, y, xerr=err, fmt="o", color="C0", capsize=4)
+    ref = 1.0 if result.effect_unit == "hazard ratio" else 0.0
+    ax.axvline(ref, color="grey", linestyle="--", linewidth=1)
+    ax.set_yticks(y)
+    ax.set_yticklabels([r["sentence"].split(" ≈ ")[0] for r in rows])
+    level = round(100 * (1 - result.alpha))
+    ax.set_xlabel(f"Effect on {result.outcome_label} ({result.effect_unit}), {level}% CI")
+    ax.set_ylabel("change in support")
     return ax

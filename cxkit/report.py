@@ -175,6 +175,8 @@ def write_results(rows, *, output_dir, data=None, parameters: Mapping | None = N
         "parameters": _parameters_record(parameters),
         "data_fingerprint": None if data is None else data.fingerprint,
         "cxkit_version": __version__,
+        "currency": None if data is None else data.currency,
+        "coverage": None if data is None else _coverage(data, parameters or {}),
         "results": records,
     }
     out_dir = Path(output_dir)
@@ -198,6 +200,37 @@ def stamp_results(path, *, notebook: str, parameters: Mapping) -> None:
         if row.get("notebook") is None:
             row["notebook"] = notebook
     _write_json(payload, path)
+
+
+def _coverage(data, parameters: Mapping) -> dict | None:
+    """First and last day the run's data cover (``YYYY-MM-DD``), within its ``start``/``end``.
+
+    The event tables' timestamps (tickets, payments, survey answers) span the
+    range; a ``start`` or ``end`` parameter narrows it (``end`` is the last
+    period included, so the range runs to that period's end).
+    """
+    from cxkit.schema import EVENT_TIME
+
+    lows, highs = [], []
+    for name, frame in data.tables().items():
+        column = EVENT_TIME.get(name)
+        if name == "customers" or column not in frame.columns:
+            continue
+        stamps = pd.to_datetime(frame[column], errors="coerce").dropna()
+        if len(stamps):
+            lows.append(stamps.min())
+            highs.append(stamps.max())
+    if not lows:
+        return None
+    low, high = min(lows), max(highs)
+    if parameters.get("start"):
+        low = max(low, pd.Timestamp(parameters["start"]))
+    if parameters.get("end"):
+        end = pd.Timestamp(parameters["end"])
+        if parameters.get("period") in ("W", "M", "Q"):
+            end = pd.Period(end, freq=parameters["period"]).end_time
+        high = min(high, end)
+    return {"start": low.strftime("%Y-%m-%d"), "end": high.strftime("%Y-%m-%d")}
 
 
 def read_results(path) -> dict:
