@@ -96,11 +96,12 @@ class Summary:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        facts = "".join(f"<li>{k}: {v}</li>" for k, v in self.facts.items())
-        tables = "".join(
-            f"<h4>{name}</h4>" + table.to_html(index=False, float_format=lambda x: f"{x:.4g}")
-            for name, table in self.tables.items()
-        )
+        from cxkit.display import column_unit, format_table, format_value
+
+        facts = "".join(f"<li>{k}: {format_value(v, column_unit(k))}</li>"
+                        for k, v in self.facts.items())
+        tables = "".join(f"<h4>{name}</h4>" + format_table(table).to_html()
+                         for name, table in self.tables.items())
         note = f"<p>{self.note}</p>" if self.note else ""
         return f"<div><h3>{self.title}</h3><ul>{facts}</ul>{tables}{note}</div>"
 
