@@ -77,16 +77,18 @@ TOP_ROWS = 15
 #: Value columns per block before a wide table is folded into blocks.
 MAX_COLUMNS = 8
 
+# selectors carry the wrapper's class too, so they outrank JupyterLab's (and nbconvert's)
+# right-aligned ":not(.jp-RenderedMarkdown).jp-RenderedHTMLCommon td"
 _CSS = """<style>
-table.cx-table { border-collapse: collapse; margin: .4em 0 .2em; font-size: 0.85em;
+.cx-table-wrap table.cx-table { border-collapse: collapse; margin: .4em 0 .2em; font-size: 0.85em;
   font-variant-numeric: tabular-nums; max-width: 100%; }
-table.cx-table th { text-align: left; vertical-align: bottom; font-weight: 600;
+.cx-table-wrap table.cx-table th { text-align: left; vertical-align: bottom; font-weight: 600;
   border-bottom: 1px solid #999; padding: .25em .6em; white-space: normal;
   overflow-wrap: anywhere; min-width: 4em; max-width: 14em; }
-table.cx-table td { padding: .25em .6em; border-bottom: 1px solid #e4e4e4;
+.cx-table-wrap table.cx-table td { padding: .25em .6em; border-bottom: 1px solid #e4e4e4;
   vertical-align: top; max-width: 28em; text-align: left; }
-table.cx-table td.cx-num { text-align: right; white-space: nowrap; }
-table.cx-table caption { caption-side: bottom; text-align: left; color: #555;
+.cx-table-wrap table.cx-table td.cx-num { text-align: right; white-space: nowrap; }
+.cx-table-wrap table.cx-table caption { caption-side: bottom; text-align: left; color: #555;
   font-size: 0.9em; padding-top: .3em; }
 </style>"""
 
@@ -168,7 +170,8 @@ def format_value(value, unit: str = "number", *, currency: str | None = None) ->
     if unit == "pct":
         return f"{x:.1f}%" if abs(x) < 99.95 or x == 100 else f"{x:,.0f}%"
     if unit == "pp":
-        return f"{'+' if x > 0 else '−' if x < 0 else '±'}{abs(x):.2f} pp"
+        size = f"{abs(x):.2g}" if 0 < abs(x) < 0.005 else f"{abs(x):.2f}"
+        return f"{'+' if x > 0 else '−' if x < 0 else '±'}{size} pp"
     if unit == "money":
         return _money(x, currency)
     if unit == "hours":
@@ -374,7 +377,9 @@ def _styler(text: pd.DataFrame, *, numeric):
     classes = pd.DataFrame("", index=shown.index, columns=shown.columns)
     for c in num:
         classes[c] = "cx-num"
-    return styler.set_td_classes(classes)
+    heads = [{"selector": f"th.col{i}", "props": "text-align: right;"}
+             for i, c in enumerate(shown.columns) if c in num]
+    return styler.set_td_classes(classes).set_table_styles(heads, overwrite=False)
 
 
 def register_display() -> None:

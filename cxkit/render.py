@@ -82,9 +82,8 @@ class ReportFacts:
     def scope(self) -> str:
         """Segment, period and date range in words."""
         parts = []
-        if self.segment is not None:
-            parts.append("all customers" if self.segment in ("all", "") else
-                         f"segment {self.segment}")
+        parts.append("all customers" if self.segment in (None, "all", "") else
+                     f"segment {self.segment}")
         if self.period:
             parts.append(_PERIOD_WORDS.get(self.period, f"period {self.period}"))
         parts.append(self.date_range)
@@ -243,6 +242,8 @@ def _drop_narration(nb) -> None:
         if narration and after is not None and after.cell_type == "code" \
                 and not after.get("outputs"):
             continue
+        if cell.cell_type == "code" and not cell.get("outputs"):
+            continue  # nothing to show: no empty block in the page
         keep.append(cell)
     nb.cells = keep
 

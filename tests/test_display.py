@@ -18,6 +18,7 @@ from cxkit.display import MISSING, column_unit, format_table, format_value
     (63.79, "pct", "63.8%"),
     (-0.4129, "pp", "−0.41 pp"),
     (0.04, "pp", "+0.04 pp"),
+    (-0.00031, "pp", "−0.00031 pp"),
     (1234.5, "money", "1,234"),
     (61.8, "minutes", "1 h 02 min"),
     (42.4, "minutes", "42 min"),
