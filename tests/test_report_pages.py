@@ -73,7 +73,7 @@ def test_every_report_names_its_segment_and_period(default_batch):
         segment = run.parameters.get("segment")
         words = "all customers" if segment in (None, "all") else f"segment {segment}"
         for text in (title, header):
-            assert words in text.lower(), (run.notebook, segment, text)
+            assert words.lower() in text.lower(), (run.notebook, segment, text)
             assert "monthly periods" in text.lower(), (run.notebook, text)
             assert re.search(r"\d{1,2} \w{3} \d{4} – \d{1,2} \w{3} \d{4}", text), text
         assert "cxkit " in header and "Data: bundled sample data" in header
