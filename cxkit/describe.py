@@ -119,16 +119,40 @@ def _band_order(v):
 
 @adapts(combine=True)
 def describe_findings(*results, what_if=None) -> pd.DataFrame:
-    """Headline findings as plain sentences, strongest evidence first."""
+    """Headline findings as plain sentences, strongest evidence first.
+
+    Columns ``finding, evidence, significance, model``: ``evidence`` is the
+    estimate's evidence label (:mod:`cxkit.evidence`), ``significance`` says
+    whether its interval excludes zero. Estimates confounded by construction
+    (ticket volume, contact) are never findings: they are left out, and one
+    last row says which were left out and where they are compared.
+    """
+    from cxkit.evidence import CONFOUNDED, DESIGN_BASED
+
     rows = headline_rows(*results)
-    rows = rows.sort_values("p_value", kind="stable")
-    verdict = np.where(rows["p_value"] < 0.05, "clear", "not distinguishable from zero")
-    out = pd.DataFrame({"finding": rows["effect"].to_numpy(), "evidence": verdict,
+    if not len(rows):
+        return pd.DataFrame(columns=["finding", "evidence", "significance", "model"])
+    left_out = rows.loc[rows["evidence"] == CONFOUNDED, "term"].tolist()
+    rows = rows.loc[rows["evidence"] != CONFOUNDED]
+    rows = rows.assign(rank_=(rows["evidence"] != DESIGN_BASED).astype(int)).sort_values(
+        ["rank_", "p_value"], kind="stable")
+    significance = np.where(rows["p_value"] < 0.05, "clear", "not distinguishable from zero")
+    out = pd.DataFrame({"finding": rows["effect"].to_numpy(),
+                        "evidence": rows["evidence"].to_numpy(), "significance": significance,
                         "model": rows["model"].to_numpy()})
     if what_if is not None:
-        extra = pd.DataFrame([{"finding": what_if.sentence, "evidence": "scenario",
-                               "model": "what_if"}])
+        extra = pd.DataFrame([{"finding": what_if.sentence,
+                               "evidence": getattr(what_if, "evidence", None) or "scenario",
+                               "significance": "scenario", "model": "what_if"}])
         out = pd.concat([out, extra], ignore_index=True)
+    if left_out:
+        note = (f"Not a finding: {', '.join(dict.fromkeys(left_out))} measure how much help "
+                f"customers needed and are confounded by construction (problem-prone customers "
+                f"contact support more and churn more); the naive-versus-adjusted comparison "
+                f"shows them.")
+        out = pd.concat([out, pd.DataFrame([{"finding": note, "evidence": CONFOUNDED,
+                                             "significance": "not applicable",
+                                             "model": "note"}])], ignore_index=True)
     return out.reset_index(drop=True)
 
 

@@ -332,6 +332,8 @@ def _headline(run: Mapping, root: Path) -> str:
     if not run.get("results") or not (root / run["results"]).exists():
         return "<span class='muted'>no results.json</span>"
     rows = json.loads((root / run["results"]).read_text(encoding="utf-8"))["results"]
+    # an estimate confounded by construction (ticket volume, contact) is never a headline
+    rows = [r for r in rows if r.get("evidence") != "confounded by construction"]
     items = []
     for row in rows[:_HEADLINE_ROWS]:
         if row.get("effect"):

@@ -31,7 +31,8 @@ __all__ = ["RESULT_COLUMNS", "write_results", "stamp_results", "read_results",
 
 #: Columns of one result row, in order (``notebook`` is filled by the batch).
 RESULT_COLUMNS = ("notebook", "model", "outcome", "term", "estimate", "conf_low",
-                  "conf_high", "p_value", "n_obs", "effect")
+                  "conf_high", "p_value", "n_obs", "effect", "evidence", "e_value",
+                  "e_value_ci", "robustness_value", "robustness_value_ci", "sensitivity")
 _REQUIRED = ("model", "outcome", "term", "estimate")
 _NOT_PARAMETERS = ("config", "output_dir")  # same for every run, or machine-specific
 
@@ -115,8 +116,10 @@ def write_results(rows, *, output_dir, data=None, parameters: Mapping | None = N
     ----------
     rows : DataFrame or iterable of dict
         Columns ``model, outcome, term, estimate`` (required) and
-        ``conf_low, conf_high, p_value, n_obs, effect`` (optional; missing
-        values are written as null). ``effect`` is a plain-English sentence.
+        ``conf_low, conf_high, p_value, n_obs, effect, evidence, e_value,
+        e_value_ci, robustness_value, robustness_value_ci, sensitivity``
+        (optional; missing values are written as null). ``effect`` is a
+        plain-English sentence, ``evidence`` the estimate's evidence label.
     output_dir : str or Path
         Folder of the output notebook; created if missing.
     data : SupportData, optional
@@ -256,7 +259,10 @@ def collect_results(runs: Iterable[Mapping], *, root) -> pd.DataFrame:
         One row per estimate of a successful run; columns ``run, notebook``,
         one column per parameter (``config`` and ``output_dir`` left out),
         then ``model, outcome, term, estimate, conf_low, conf_high, p_value,
-        p_value_bh, n_obs, effect``. ``p_value_bh`` is the Benjamini-Hochberg
+        p_value_bh, n_obs, effect, evidence`` (the estimate's evidence label,
+        :mod:`cxkit.evidence`) and its sensitivity to unobserved confounding
+        (``e_value, e_value_ci, robustness_value, robustness_value_ci,
+        sensitivity``; :mod:`cxkit.sensitivity`). ``p_value_bh`` is the Benjamini-Hochberg
         adjusted p-value (0-1) within each (notebook, model, outcome, term)
         across runs; null where ``p_value`` is null.
     """
@@ -278,7 +284,8 @@ def collect_results(runs: Iterable[Mapping], *, root) -> pd.DataFrame:
             records.append({**{c: row.get(c) for c in RESULT_COLUMNS}, **flat,
                             "run": run["run"], "notebook": run["notebook"]})
     tail = ["model", "outcome", "term", "estimate", "conf_low", "conf_high", "p_value",
-            "p_value_bh", "n_obs", "effect"]
+            "p_value_bh", "n_obs", "effect", "evidence", "e_value", "e_value_ci",
+            "robustness_value", "robustness_value_ci", "sensitivity"]
     columns = ["run", "notebook", *param_names, *tail]
     if not records:
         return pd.DataFrame(columns=columns)

@@ -2,12 +2,14 @@
 
 Each function turns fitted results, KPIs or the data-quality table into the
 rows :func:`cxkit.report.write_results` writes (``model, outcome, term,
-estimate, conf_low, conf_high, p_value, n_obs, effect``). No row names a
+estimate, conf_low, conf_high, p_value, n_obs, effect``; model estimates also
+``evidence`` and their sensitivity to unobserved confounding). No row names a
 notebook: ``write_results`` fills in the notebook that writes it.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from cxkit import registry
@@ -43,8 +45,43 @@ def headline_rows(*results) -> pd.DataFrame:
                          "conf_high": float(hi), "p_value": float(src["p_value"]),
                          "n_obs": int(res.n_obs),
                          "effect": res.effect(term, registry.lookup(term).step)["sentence"]})
-    return pd.DataFrame(rows, columns=["model", "outcome", "term", "estimate", "conf_low",
-                                       "conf_high", "p_value", "n_obs", "effect"])
+    return _labelled(pd.DataFrame(rows, columns=["model", "outcome", "term", "estimate",
+                                                 "conf_low", "conf_high", "p_value", "n_obs",
+                                                 "effect"]), results)
+
+
+def _labelled(rows: pd.DataFrame, results) -> pd.DataFrame:
+    """Headline rows with their evidence label and sensitivity to unobserved confounding.
+
+    The effect sentence ends with the label, and for a finding with how
+    strong an unmeasured confounder would have to be to explain it away.
+    """
+    from cxkit.evidence import CONFOUNDED, EVIDENCE_NOTES, evidence_label
+    from cxkit.sensitivity import describe_sensitivity
+
+    if not len(rows):
+        return rows.reindex(columns=[*rows.columns, "evidence", "e_value", "e_value_ci",
+                                     "robustness_value", "robustness_value_ci", "sensitivity"])
+    extra = []
+    for res in results:
+        sens = describe_sensitivity(res).set_index("term")
+        for term in res.drivers:
+            s = sens.loc[term] if term in sens.index else {}
+            extra.append({"model": res.kind, "outcome": res.outcome, "term": term,
+                          "label_": evidence_label(res, term),
+                          **{c: s.get(c, np.nan) for c in ("e_value", "e_value_ci",
+                                                           "robustness_value",
+                                                           "robustness_value_ci")},
+                          "sensitivity": s.get("sentence") or None})
+    out = rows.merge(pd.DataFrame(extra), on=["model", "outcome", "term"], how="left")
+    if "evidence" not in out.columns:
+        out["evidence"] = out["label_"]
+    out = out.drop(columns="label_")
+    out["effect"] = [
+        f"{e} [{ev}: {EVIDENCE_NOTES[CONFOUNDED].split(':')[0]}; not a finding]" if ev == CONFOUNDED
+        else f"{e} [{ev}]" + (f"; {s}" if isinstance(s, str) and s else "")
+        for e, ev, s in zip(out["effect"], out["evidence"], out["sensitivity"])]
+    return out
 
 
 def quality_rows(data: SupportData) -> pd.DataFrame:

@@ -151,6 +151,44 @@ def _outcome_rate(result) -> float | None:
     return None
 
 
+def _e_sentence(ev: dict, label: str, outcome: str, level: int) -> str:
+    return (f"an unmeasured confounder would need a risk ratio of {ev['e_value']:.2f} with both "
+            f"{label} and {outcome} to explain this estimate away"
+            + (f" ({ev['e_value_ci']:.2f} to move its {level}% interval to include no effect)"
+               if ev["e_value_ci"] > 1 else f"; its {level}% interval already includes no effect"))
+
+
+def _rv_sentence(rv: float, rva: float, label: str, outcome: str, level: int) -> str:
+    return (f"confounders explaining {rv:.1%} of the residual variance of both {label} and "
+            f"{outcome} would explain this estimate away"
+            + (f" ({rva:.1%} would make it indistinguishable from zero)" if rva > 0 else
+               f"; it is already indistinguishable from zero at the {level}% level"))
+
+
+def _two_part(result, tidy: pd.DataFrame, term: str, *, delta: float, label: str,
+              level: int) -> dict:
+    """E-value of the purchase part (odds ratio) and robustness value of the amount part."""
+    row = tidy.loc[f"any_purchase:{term}"]
+    b, lo, hi = (float(row[c]) * delta for c in ("estimate", "conf_low", "conf_high"))
+    lo, hi = min(lo, hi), max(lo, hi)
+    ev = e_value(math.exp(b), math.exp(lo), math.exp(hi), measure="or",
+                 outcome_rate=result.diagnostics.get("purchase_rate"))
+    out = {"measure": "odds ratio (purchase part); robustness value (amount part)",
+           "ratio": math.exp(b), "e_value": ev["e_value"], "e_value_ci": ev["e_value_ci"],
+           "approximation": "purchase part: " + ev["approximation"]}
+    sentence = _e_sentence(ev, label, "any purchase", level)
+    amount = f"log_amount:{term}"
+    parts = result.model_result
+    if amount in tidy.index and isinstance(parts, tuple) and len(parts) == 2:
+        t = float(tidy.loc[amount, "estimate"]) / float(tidy.loc[amount, "std_error"])
+        dof = float(parts[1].df_resid)
+        rv, rva = robustness_value(t, dof), robustness_value(t, dof, alpha=result.alpha)
+        out.update(robustness_value=rv, robustness_value_ci=rva)
+        sentence += "; for the amount, " + _rv_sentence(rv, rva, label, "the amount spent", level)
+    out["sentence"] = "for the purchase part, " + sentence
+    return out
+
+
 def describe_sensitivity(result, *, deltas=None) -> pd.DataFrame:
     """Sensitivity to unobserved confounding of every driver of a fitted model.
 
@@ -181,9 +219,9 @@ def describe_sensitivity(result, *, deltas=None) -> pd.DataFrame:
     level = round(100 * (1 - result.alpha))
     rows = []
     for term in result.drivers:
-        if term not in tidy.index:
+        if term not in tidy.index and f"any_purchase:{term}" not in tidy.index:
             continue
-        row = tidy.loc[term]
+        row = tidy.loc[term] if term in tidy.index else None
         delta = float(deltas[term] if term in deltas else (registry.lookup(term).step or 1.0))
         label = driver_label(term)[0]
         out = {"term": term, "delta": delta, "measure": None, "ratio": np.nan,
@@ -198,12 +236,7 @@ def describe_sensitivity(result, *, deltas=None) -> pd.DataFrame:
             out.update(measure=_RATIO_KINDS[result.kind], ratio=math.exp(b),
                        e_value=ev["e_value"], e_value_ci=ev["e_value_ci"],
                        approximation=ev["approximation"])
-            out["sentence"] = (
-                f"an unmeasured confounder would need a risk ratio of {ev['e_value']:.2f} with "
-                f"both {label} and {result.outcome_label} to explain this estimate away"
-                + (f" ({ev['e_value_ci']:.2f} to move its {level}% interval to include no "
-                   f"effect)" if ev["e_value_ci"] > 1 else
-                   f"; its {level}% interval already includes no effect"))
+            out["sentence"] = _e_sentence(ev, label, result.outcome_label, level)
         elif result.kind in _LINEAR_KINDS:
             res = result.model_result
             t = float(row["estimate"]) / float(row["std_error"])
@@ -213,14 +246,19 @@ def describe_sensitivity(result, *, deltas=None) -> pd.DataFrame:
             out.update(measure="robustness value", robustness_value=rv,
                        robustness_value_ci=rva,
                        approximation="t-statistic of the reported standard errors, residual df")
-            out["sentence"] = (
-                f"confounders explaining {rv:.1%} of the residual variance of both {label} "
-                f"and {result.outcome_label} would explain this estimate away"
-                + (f" ({rva:.1%} would make it indistinguishable from zero)" if rva > 0 else
-                   f"; it is already indistinguishable from zero at the {level}% level"))
+            out["sentence"] = _rv_sentence(rv, rva, label, result.outcome_label, level)
+        elif result.kind == "two_part" and f"any_purchase:{term}" in tidy.index:
+            out.update(_two_part(result, tidy, term, delta=delta, label=label, level=level))
+        elif result.kind == "tweedie":
+            b, lo, hi = (float(row[c]) * delta for c in ("estimate", "conf_low", "conf_high"))
+            lo, hi = min(lo, hi), max(lo, hi)
+            ev = e_value(math.exp(b), math.exp(lo), math.exp(hi))
+            out.update(measure="ratio of mean revenue", ratio=math.exp(b), e_value=ev["e_value"],
+                       e_value_ci=ev["e_value_ci"],
+                       approximation="ratio of means (log link) read as a rate ratio")
+            out["sentence"] = _e_sentence(ev, label, result.outcome_label, level)
         else:
-            out["approximation"] = (f"no standard sensitivity measure for a {result.kind} model; "
-                                    "see the two-part model's parts")
+            out["approximation"] = f"no standard sensitivity measure for a {result.kind} model"
         rows.append(out)
     return pd.DataFrame(rows, columns=["term", "delta", "measure", "ratio", "e_value",
                                        "e_value_ci", "robustness_value",

@@ -126,7 +126,9 @@ def test_results_csv_bh_equals_direct_multipletests(mixed_batch):
     table = pd.read_csv(mixed_batch.run_dir / "results.csv")
     assert list(table.columns) == ["run", "notebook", "segment", "period", "model",
                                    "outcome", "term", "estimate", "conf_low", "conf_high",
-                                   "p_value", "p_value_bh", "n_obs", "effect"]
+                                   "p_value", "p_value_bh", "n_obs", "effect", "evidence",
+                                   "e_value", "e_value_ci", "robustness_value",
+                                   "robustness_value_ci", "sensitivity"]
     assert len(table) == 3 and table["p_value"].nunique() == 3
     p_raw = []
     for run in mixed_batch.runs:

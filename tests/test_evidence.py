@@ -55,3 +55,23 @@ def test_failed_guardrail_demotes_to_association(panel):
                                                        "status": "fails", "detail": "x"}])])
     object.__setattr__(res, "guardrails_table", failed)
     assert evidence_label(res, "fcr_rate") == ASSOCIATION
+
+
+def test_headline_rows_carry_label_and_sensitivity_and_findings_leave_volume_out(panel):
+    from cxkit.describe import describe_findings
+    from cxkit.result_rows import headline_rows
+
+    res = fit_retention(panel, drivers=["resolution_hours_mean", "fcr_rate", "ticket_count"],
+                        controls=["C(plan)", "ticket_count_prior"], placebo=False)
+    rows = headline_rows(res).set_index("term")
+    assert rows.loc["fcr_rate", "evidence"] == DESIGN_BASED
+    assert rows.loc["fcr_rate", "e_value"] > 1
+    assert "[design-based]; an unmeasured confounder would need a risk ratio of" in \
+        rows.loc["fcr_rate", "effect"]
+    assert rows.loc["ticket_count", "evidence"] == CONFOUNDED
+    assert "not a finding" in rows.loc["ticket_count", "effect"]
+    findings = describe_findings(res)
+    body, note = findings.iloc[:-1], findings.iloc[-1]
+    assert not body["finding"].str.contains("ticket").any()
+    assert set(body["evidence"]) == {DESIGN_BASED}
+    assert note["model"] == "note" and "ticket_count" in note["finding"]

@@ -80,3 +80,18 @@ def test_sensitivity_of_a_retention_logit(panel):
     assert "rare" in row["approximation"]
     assert row["sentence"].startswith("an unmeasured confounder would need a risk ratio of ")
     assert np.isnan(row["robustness_value"])
+
+
+def test_sensitivity_of_a_two_part_revenue_model(panel):
+    from cxkit.revenue import fit_revenue
+
+    res = fit_revenue(panel, drivers=["csat_mean"], placebo=False)
+    row = describe_sensitivity(res, deltas={"csat_mean": 1.0}).set_index("term").loc["csat_mean"]
+    tidy = res.tidy().set_index("term")
+    odds = math.exp(tidy.loc["any_purchase:csat_mean", "estimate"])
+    rate = res.diagnostics["purchase_rate"]
+    assert rate > 0.15  # common: RR ~ sqrt(OR)
+    rr = max(math.sqrt(odds), 1 / math.sqrt(odds))
+    assert row["e_value"] == pytest.approx(rr + math.sqrt(rr * (rr - 1)))
+    assert 0 < row["robustness_value"] < 1  # the amount part, a linear model of log amount
+    assert row["sentence"].startswith("for the purchase part, an unmeasured confounder")
