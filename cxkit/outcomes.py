@@ -64,7 +64,9 @@ def build_survival(data: SupportData, *, start=None, end=None) -> pd.DataFrame:
         the window), ``resolution_hours_mean`` (resolved tickets),
         ``fcr_rate`` (0-1, share of resolved tickets with one contact) and
         ``csat_mean`` (1-5); the last three are NaN without tickets. Sorted by
-        ``customer_id``.
+        ``customer_id``. Customers who churned the moment they were first
+        observed (no time at risk) are left out and counted in
+        ``.attrs["left_out"]`` (``step, reason, rows_dropped, rows_remaining``).
 
     Raises
     ------
@@ -106,7 +108,15 @@ def build_survival(data: SupportData, *, start=None, end=None) -> pd.DataFrame:
     out = out.join(summary.set_index(out.index))
     out.insert(out.columns.get_loc("ticket_count") + 1, "tickets_per_month",
                (out["ticket_count"] / observed).where(observed > 0))
-    return out.sort_values("customer_id", kind="stable").reset_index(drop=True)
+    # a customer who churned the moment they were first seen (e.g. at signup, as churn by
+    # inactivity dates a customer who never bought) has no time at risk: left out, counted
+    zero = observed <= 0
+    out = out.loc[~zero].sort_values("customer_id", kind="stable").reset_index(drop=True)
+    out.attrs["left_out"] = pd.DataFrame([{
+        "step": "no_time_at_risk", "reason": "churned when first observed (duration equals "
+        "entry), so never at risk", "rows_dropped": int(zero.sum()),
+        "rows_remaining": len(out)}])
+    return out
 
 
 def build_churn_intervals(panel: pd.DataFrame, *,

@@ -141,3 +141,17 @@ def test_churn_intervals_follow_the_exposure_period():
     assert iv.attrs["horizon"] == 1 and iv.attrs["design"] == "quality_given_contact"
     everyone = build_churn_intervals(panel, design="all")
     assert len(everyone) == int(panel["churned_next"].notna().sum()) > len(iv)
+
+
+def test_customer_churned_at_signup_is_left_out_and_counted():
+    data = fixture_data()
+    customers = data.customers.copy()
+    extra = {"customer_id": "F", "signup_at": TS("2024-03-01"), "churned_at": TS("2024-03-01"),
+             "plan": "pro", "segment": "SMB"}
+    customers.loc[len(customers)] = extra
+    surv = build_survival(SupportData(customers=customers, tickets=data.tickets,
+                                      revenue=data.revenue))
+    assert "F" not in set(surv["customer_id"])
+    left = surv.attrs["left_out"].iloc[0]
+    assert left["step"] == "no_time_at_risk" and left["rows_dropped"] == 1
+    assert (surv["duration_months"] > surv["entry_months"]).all()
