@@ -124,7 +124,7 @@ def driver_importance(panel: pd.DataFrame, *, drivers, outcome: str, controls=()
     models._check_drivers(df, drivers)
     y = df[outcome].astype(float).to_numpy()
     binary = set(np.unique(y)) <= {0.0, 1.0}
-    x = df[drivers].astype(float).to_numpy()
+    x = df[drivers].to_numpy(dtype=float, copy=True)  # written below (read-only under pandas 3)
     if controls:
         rhs = " + ".join(controls)
         for j, d in enumerate(drivers):
