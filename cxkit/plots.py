@@ -118,6 +118,7 @@ def quadrant_plot(table: pd.DataFrame, *, ax=None):
     return ax
 
 
+@adapts
 def what_if_plot(result, *, ax=None):
     """A what-if scenario in money: value of the customers kept per period, with interval.
 
@@ -139,8 +140,11 @@ def what_if_plot(result, *, ax=None):
     table = result.table()
     money = table[table["unit"].astype(str).str.fullmatch(r"[A-Z]{3}")]
     if money.empty:
-        raise ValueError("what_if_plot needs a money row: pass "
-                         "value_per_retained_customer_amount= to what_if.")
+        from cxkit.exceptions import MissingDataError
+
+        raise MissingDataError("the what-if has no money figure: it needs revenue per customer "
+                               "(value_per_retained_customer_amount= of what_if, from the "
+                               "revenue table).")
     currency = str(money["unit"].iloc[0])
     y = np.arange(len(money))
     est = money["change"].to_numpy(float)
@@ -169,6 +173,7 @@ def what_if_plot(result, *, ax=None):
     return ax
 
 
+@adapts
 def kpi_interval_plot(kpis: pd.DataFrame, *, kpi: str, n: str | None = None,
                       alpha: float = 0.05, ax=None):
     """One KPI per period with its confidence band.
@@ -196,11 +201,16 @@ def kpi_interval_plot(kpis: pd.DataFrame, *, kpi: str, n: str | None = None,
     """
     from cxkit.display import column_unit
 
+    from cxkit.exceptions import MissingDataError
+    from cxkit.registry import lookup
+
+    if "period" not in kpis.columns:
+        raise ValueError(f"kpi_interval_plot needs a per-period table (column 'period'); the "
+                         f"table has {list(kpis.columns)}: compute it with period=...")
+    if kpi not in kpis.columns or kpis[kpi].isna().all():
+        raise MissingDataError(f"{lookup(kpi).label} is not measured in this export ({kpi} has "
+                               "no values), so its trend is not shown.")
     ax = _axes(ax)
-    for col in ("period", kpi):
-        if col not in kpis.columns:
-            raise ValueError(f"kpi_interval_plot needs column {col!r}; the table has "
-                             f"{list(kpis.columns)}.")
     unit = column_unit(kpi, kpis[kpi])
     scale = 100.0 if unit == "share" else 1.0
     x = pd.to_datetime(kpis["period"])
@@ -219,8 +229,6 @@ def kpi_interval_plot(kpis: pd.DataFrame, *, kpi: str, n: str | None = None,
     ax.plot(x, y * scale, marker="o", color="C0")
     ax.fill_between(x, low * scale, high * scale, color="C0", alpha=0.2,
                     label=f"{round(100 * (1 - alpha))}% CI")
-    from cxkit.registry import lookup
-
     metric = lookup(kpi)
     units = {"share": "%", "pct": "%"}.get(unit) or metric.unit_words
     ax.set_ylabel(f"{metric.label[:1].upper() + metric.label[1:]} ({units})")
@@ -234,6 +242,7 @@ def kpi_interval_plot(kpis: pd.DataFrame, *, kpi: str, n: str | None = None,
     return ax
 
 
+@adapts
 def effect_plot(result, *, deltas=None, ax=None):
     """Each driver's effect for the change its sentence states, with its interval.
 

@@ -321,6 +321,21 @@ def _fmt(value) -> str:
     return str(value)
 
 
+def _kpi_text(row: Mapping, *, currency=None) -> str:
+    """A KPI in words and its unit: ``first-contact resolution: 58.6%``."""
+    from cxkit.display import column_unit, format_value
+    from cxkit.registry import lookup
+
+    name = str(row.get("outcome"))
+    text = (f"{lookup(name).label}: "
+            f"{format_value(row['estimate'], column_unit(name), currency=currency)}")
+    if row.get("conf_low") is not None and row.get("conf_high") is not None:
+        low, high = (format_value(row[k], column_unit(name), currency=currency)
+                     for k in ("conf_low", "conf_high"))
+        text += f" ({low} to {high})"
+    return text
+
+
 def _headline(run: Mapping, root: Path) -> str:
     """A few result rows (or the error) of one run, as HTML."""
     if run.get("status") != "ok":
@@ -331,12 +346,14 @@ def _headline(run: Mapping, root: Path) -> str:
                 f"{html.escape(str(err.get('evalue', ''))[:300])}</span>")
     if not run.get("results") or not (root / run["results"]).exists():
         return "<span class='muted'>no results.json</span>"
-    rows = json.loads((root / run["results"]).read_text(encoding="utf-8"))["results"]
+    payload = json.loads((root / run["results"]).read_text(encoding="utf-8"))
     # an estimate confounded by construction (ticket volume, contact) is never a headline
-    rows = [r for r in rows if r.get("evidence") != "confounded by construction"]
+    rows = [r for r in payload["results"] if r.get("evidence") != "confounded by construction"]
     items = []
     for row in rows[:_HEADLINE_ROWS]:
-        if row.get("effect"):
+        if row.get("model") == "kpi" and row.get("estimate") is not None:
+            text = _kpi_text(row, currency=payload.get("currency"))
+        elif row.get("effect"):
             text = str(row["effect"])
         else:
             ci = f" (CI {_fmt(row.get('conf_low'))} to {_fmt(row.get('conf_high'))})"
