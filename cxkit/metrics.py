@@ -125,6 +125,10 @@ def compute_kpis(data, *, period=None, by=None, q: float = 0.9) -> pd.DataFrame:
       are 4 or 5) over ``csat_count`` ratings; ``ces_mean`` (score 1-7, 7 =
       very easy) over ``ces_count`` ratings.
 
+    Each figure is a registry entry (:func:`cxkit.registry.lookup`: label, unit,
+    aggregation); metrics declared in the source config's ``metrics:`` block
+    (``data.metrics``) follow as extra columns.
+
     Figures are as of the data extract: a ticket created in a period and
     resolved after it still counts in that period's resolution time (the
     panel, :func:`cxkit.build_panel`, instead uses only what was known at

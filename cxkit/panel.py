@@ -153,7 +153,7 @@ def build_panel(data: SupportData, *, period: str = "M", horizon: int = 1, lookb
     -------
     pandas.DataFrame
         Sorted by ``customer_id``, ``period``; ``attrs`` holds ``currency``, ``period``,
-        ``horizon`` and ``lookback``. Columns (see :data:`cxkit.outcomes.OUTCOMES`
+        ``horizon``, ``lookback`` and ``references``. Columns (see :data:`cxkit.outcomes.OUTCOMES`
         for the outcomes):
 
         * keys: ``customer_id``, ``period`` (start timestamp), ``period_end``,
@@ -170,7 +170,14 @@ def build_panel(data: SupportData, *, period: str = "M", horizon: int = 1, lookb
           ``resolution_hours_median``, ``fcr_rate``, ``reopen_rate``,
           ``escalation_rate`` (0-1 shares of resolved-in-window tickets with the
           attribute recorded), ``csat_mean`` (1-5), ``csat_count``, ``ces_mean``
-          (1-7), ``ces_count``; ``revenue_amount`` (paid in t, currency of the data);
+          (1-7), ``ces_count``, ``self_service_rate``; one share per contact
+          reason and per channel (``reason_share_<value>``, ``channel_share_<value>``,
+          see :func:`cxkit.registry.share_family`; ``attrs["references"]`` names
+          each family's reference column, its most common value); one column per
+          metric declared in the source config (``data.metrics``); every one of
+          these aggregates resolved-in-window tickets as its registry entry says
+          (:func:`cxkit.registry.lookup`); ``revenue_amount`` (paid in t, currency
+          of the data);
         * outcomes: ``churned_in_period``, ``churned_next``,
           ``revenue_next_amount``, ``repeat_purchase_next``,
           ``revenue_change_amount``, ``nps_next``, ``outcome_observed``.

@@ -200,3 +200,17 @@ def test_shares_on_the_sample_are_usable_drivers():
     assert len(drivers) >= 3
     fit = cxkit.fit_retention(p, drivers=drivers, controls=["tenure_months"])
     assert set(drivers) <= set(fit.tidy()["term"])
+
+
+def test_planted_contact_reason_effect_is_recovered_through_its_share():
+    """The reason_effect sample raises churn with the month's share of billing tickets."""
+    sample, truth = cxkit.make_sample(variant="reason_effect", seed=7)
+    planted = {k.replace("reason_billing_share", "reason_share_billing"): v
+               for k, v in truth["churn"]["log_odds"].items()}["reason_share_billing"]
+    p = cxkit.build_panel(sample)
+    assert p.attrs["references"]["reason"] != "reason_share_billing"
+    fit = cxkit.fit_retention(p, drivers=["reason_share_billing", "resolution_hours_mean",
+                                          "fcr_rate"])
+    row = fit.tidy().set_index("term").loc["reason_share_billing"]
+    assert row["conf_low"] <= planted <= row["conf_high"], (planted, row.to_dict())
+    assert row["conf_low"] > 0
