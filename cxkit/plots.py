@@ -136,9 +136,10 @@ def what_if_plot(result, *, ax=None):
     """
     from cxkit.display import format_value
 
-    ax = _axes(ax)
     table = result.table()
     money = table[table["unit"].astype(str).str.fullmatch(r"[A-Z]{3}")]
+    if ax is None:  # one slim bar per money row
+        _, ax = plt.subplots(figsize=(6.4, 1.5 + 0.45 * max(len(money), 1)))
     if money.empty:
         from cxkit.exceptions import MissingDataError
 
