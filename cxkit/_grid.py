@@ -14,6 +14,7 @@ import pandas as pd
 
 from cxkit.periods import period_number, period_numbers
 
+
 class Cells:
     """Integer keys of the dense customer x period grid: ``cell = cust * n_periods + p``.
 

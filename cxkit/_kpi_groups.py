@@ -178,5 +178,5 @@ def active_counts(customers, *, cust_keys, starts, ends, inclusive_end):
         n = (np.searchsorted(s, ends, side="right" if inclusive_end else "left")
              - np.searchsorted(c, starts, side="left"))
         label = label if isinstance(label, tuple) else (label,)
-        rows += [(*label, start, count) for start, count in zip(starts, n)]
+        rows += [(*label, start, count) for start, count in zip(starts, n, strict=True)]
     return pd.DataFrame(rows, columns=[*cust_keys, "period", "n_active_customers"])

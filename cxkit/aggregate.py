@@ -44,7 +44,8 @@ def check_settings(*, memory_limit: str, threads: int | None) -> int:
     if threads is None:
         threads = os.cpu_count() or 1
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ConfigError(f"threads={threads!r} must be a positive integer (or None for all cores).")
+        raise ConfigError(
+            f"threads={threads!r} must be a positive integer (or None for all cores).")
     return threads
 
 

@@ -63,7 +63,8 @@ def describe_claims(data: SupportData, panel: pd.DataFrame, *, what_if=None,
         est, lo, hi = _bootstrap_ratio(pos, neg, alpha=alpha)
         rows.append({"claim": "Customers with a positive service experience spend more",
                      "industry_figure": "+17%", "your_estimate": 100 * est,
-                     "conf_low": 100 * lo, "conf_high": 100 * hi, "unit": "% more next-period spend",
+                     "conf_low": 100 * lo, "conf_high": 100 * hi,
+                     "unit": "% more next-period spend",
                      "n_obs": int(pos.size + neg.size),
                      "caveat": "CSAT 4-5 vs 1-3 after a rated ticket; raw comparison, "
                                "bootstrap interval (rows resampled)."})
@@ -121,5 +122,6 @@ def describe_claims(data: SupportData, panel: pd.DataFrame, *, what_if=None,
         out["n_obs"] = out["n_obs"].astype("Int64")
         for col in ("your_estimate", "conf_low", "conf_high"):
             out[col] = out[col].astype(float).round(1)
-        out = out.rename(columns={"conf_low": f"conf_low_{level}", "conf_high": f"conf_high_{level}"})
+        out = out.rename(columns={"conf_low": f"conf_low_{level}",
+                                  "conf_high": f"conf_high_{level}"})
     return out

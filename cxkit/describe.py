@@ -101,7 +101,8 @@ def describe_associations(panel: pd.DataFrame, *, drivers, outcome: str = "churn
             cut = pd.qcut(x[has], bands, duplicates="drop")
             if cut.cat.categories.size < bands:  # few distinct values: equal-width bands
                 cut = pd.cut(x[has], bands, include_lowest=True)
-            label[has] = cut.map(lambda iv: f"{max(iv.left, x[has].min()):.3g}–{iv.right:.3g}")
+            low = x[has].min()
+            label[has] = cut.map(lambda iv, low=low: f"{max(iv.left, low):.3g}–{iv.right:.3g}")
         for band, g in df.groupby(label, sort=False):
             rows.append({"driver": drv, "band": band, "n_obs": len(g),
                          f"{outcome}_pct": round(100 * g[outcome].mean(), 2)})

@@ -18,14 +18,23 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cxkit._kpi_groups import (BY_CHOICES, CUSTOMER_KEYS, MISSING_LABEL,
-                                active_counts, aggregate_groups, as_by, frames,
-                                group_labels, grouping, require)
 from cxkit import registry
+from cxkit._kpi_groups import (
+    BY_CHOICES,
+    CUSTOMER_KEYS,
+    MISSING_LABEL,
+    active_counts,
+    aggregate_groups,
+    as_by,
+    frames,
+    group_labels,
+    grouping,
+    require,
+)
+from cxkit.availability import adapts
 from cxkit.data import SupportData
 from cxkit.exceptions import ParameterError, SchemaError
 from cxkit.periods import pandas_freq
-from cxkit.availability import adapts
 
 __all__ = [
     "SELF_SERVICE_CHANNEL", "MISSING_LABEL", "BY_CHOICES", "compute_kpis",

@@ -28,7 +28,8 @@ def _timestamp(value, name: str) -> pd.Timestamp:
     try:
         ts = pd.Timestamp(value)
     except (ValueError, TypeError):
-        raise ConfigError(f"{name}={value!r} is not a date: pass e.g. {name}='2024-01-01'.") from None
+        raise ConfigError(
+            f"{name}={value!r} is not a date: pass e.g. {name}='2024-01-01'.") from None
     if ts is pd.NaT or ts.tzinfo is not None:
         raise ConfigError(f"{name}={value!r} must be a naive date in the reporting time zone, "
                           f"e.g. {name}='2024-01-01'.")
@@ -345,7 +346,7 @@ def _aggregate_tickets(columns: dict, plan: list, out: dict, *, memory_limit: st
     cuts = np.searchsorted(row_id, row_id[_TICKETS_PER_QUERY::_TICKETS_PER_QUERY])
     bounds = np.unique(np.concatenate([[0], cuts, [len(row_id)]]))
     slices = (pd.DataFrame({k: v[a:b] for k, v in columns.items()}, copy=False)
-              for a, b in zip(bounds[:-1], bounds[1:]))
+              for a, b in zip(bounds[:-1], bounds[1:], strict=True))
     sql = aggregate.panel_ticket_sql(plan)
     for answer in aggregate.run_query_slices(sql, "cx_tickets", slices,
                                              memory_limit=memory_limit, threads=threads):

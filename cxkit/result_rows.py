@@ -80,7 +80,7 @@ def _labelled(rows: pd.DataFrame, results) -> pd.DataFrame:
     out["effect"] = [
         f"{e} [{ev}: {EVIDENCE_NOTES[CONFOUNDED].split(':')[0]}; not a finding]" if ev == CONFOUNDED
         else f"{e} [{ev}]" + (f"; {s}" if isinstance(s, str) and s else "")
-        for e, ev, s in zip(out["effect"], out["evidence"], out["sensitivity"])]
+        for e, ev, s in zip(out["effect"], out["evidence"], out["sensitivity"], strict=True)]
     return out
 
 

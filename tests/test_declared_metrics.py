@@ -25,8 +25,6 @@ the reference categories.
 
 from __future__ import annotations
 
-import textwrap
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -187,8 +185,9 @@ def test_no_look_ahead_for_declared_metrics_and_shares(data):
             after = cxkit.build_panel(SupportData(customers=data.customers, tickets=t,
                                                   revenue=data.revenue, metrics=data.metrics),
                                       period="M", end="2024-03-31")
-            known = lambda p: p.loc[p.period_end <= cutoff, cols].reset_index(drop=True)  # noqa: E731
-            pd.testing.assert_frame_equal(known(before), known(after))
+            pd.testing.assert_frame_equal(
+                before.loc[before.period_end <= cutoff, cols].reset_index(drop=True),
+                after.loc[after.period_end <= cutoff, cols].reset_index(drop=True))
 
 
 def test_shares_on_the_sample_are_usable_drivers():

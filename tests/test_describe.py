@@ -18,7 +18,8 @@ def test_associations_count_every_row_once(sample):
 
 def test_performance_is_share_on_target(sample):
     _, panel = sample
-    t = describe_performance(panel, drivers=["resolution_hours_mean", "csat_mean"]).set_index("term")
+    t = describe_performance(panel, drivers=["resolution_hours_mean", "csat_mean"])
+    t = t.set_index("term")
     x = panel["resolution_hours_mean"].dropna()
     assert t.loc["resolution_hours_mean", "performance"] == round(100 * (x <= 24).mean(), 1)
     assert t.loc["csat_mean", "n_obs"] == panel["csat_mean"].notna().sum()

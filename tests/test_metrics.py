@@ -3,11 +3,11 @@
 The fixture (see ``tickets``): four tickets, January 2, January 5, January 15
 and March 4 2024, none in February.
 
-    ticket  customer  frt_min  resolved after  channel       contacts  reopened  escalated  csat  ces
-    t1      c1        10       2 h             email         1         no        no         5     6
-    t2      c1        30       24 h            chat          2         yes       no         3     4
-    t3      c2        -        (open)          self_service  -         no        yes        -     -
-    t4      c1        50       4 h             email         1         no        no         4     7
+  ticket  customer  frt_min  resolved after  channel       contacts  reopened  escalated  csat  ces
+  t1      c1        10       2 h             email         1         no        no         5     6
+  t2      c1        30       24 h            chat          2         yes       no         3     4
+  t3      c2        -        (open)          self_service  -         no        yes        -     -
+  t4      c1        50       4 h             email         1         no        no         4     7
 
 Customers: c1 smb (signed up 2023-12-01), c2 enterprise (signed up
 2024-01-10, churned 2024-01-20), c3 smb (signed up 2024-02-15).
@@ -20,11 +20,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cxkit import metrics
 from cxkit.availability import Missing
-
 from cxkit.data import SupportData
 from cxkit.exceptions import ParameterError, SchemaError
-from cxkit import metrics
 
 matplotlib.use("Agg")
 
@@ -285,7 +284,8 @@ def test_contact_rate_by_segment_splits_customers_by_channel_does_not(data):
 def test_contact_rate_over_the_whole_window(data):
     r = metrics.contact_rate(data, period=None)
     assert list(r.columns) == ["contact_rate", "n_tickets", "n_active_customers"]
-    assert r.iloc[0]["n_active_customers"] == 3 and r.iloc[0]["contact_rate"] == pytest.approx(4 / 3)
+    assert r.iloc[0]["n_active_customers"] == 3
+    assert r.iloc[0]["contact_rate"] == pytest.approx(4 / 3)
     with pytest.raises(ParameterError, match="SupportData"):
         metrics.contact_rate(data.tickets)
 
@@ -367,7 +367,8 @@ def test_monthly_kpis_by_segment_equal_a_plain_loop(sample):
         r = row(k, segment=seg, period=T(month + "-01"))
         done = g[g["resolved_at"].notna()]
         hours = [(b - a).total_seconds() / 3600 for a, b in zip(done["created_at"],
-                                                                  done["resolved_at"])]
+                                                                  done["resolved_at"],
+                                                                  strict=True)]
         assert r["n_tickets"] == len(g) and r["open_count"] == len(g) - len(done)
         assert r["resolution_hours_median"] == pytest.approx(np.median(hours))
         assert r["fcr_rate"] == pytest.approx(np.mean([c == 1 for c in done["contacts"]]))
@@ -379,7 +380,8 @@ def test_contact_rate_equals_a_plain_loop(sample):
     for _, r in c.iterrows():
         start, end = r["period"], r["period"] + pd.offsets.MonthBegin(1)
         active = sum(s < end and (pd.isna(ch) or ch >= start) for s, ch in
-                     zip(sample.customers["signup_at"], sample.customers["churned_at"]))
+                     zip(sample.customers["signup_at"], sample.customers["churned_at"],
+                         strict=True))
         created = sample.tickets["created_at"]
         assert r["n_active_customers"] == active
         assert r["n_tickets"] == ((created >= start) & (created < end)).sum()

@@ -34,7 +34,8 @@ OUTCOMES = ["churned_in_period", "churned_next", "revenue_next_amount", "repeat_
 
 def _tickets() -> pd.DataFrame:
     rows = [
-        # id, customer, created, first response minutes, resolved, contacts, reopened, escalated, csat, ces
+        # id, customer, created, first response minutes, resolved, contacts, reopened,
+        # escalated, csat, ces
         ("T1", "A", "2024-01-05 10:00", 30.0, "2024-01-05 14:00", 1, False, False, 5.0, 6.0),
         ("T2", "A", "2024-01-20 08:00", 120.0, "2024-01-22 08:00", 2, True, False, 3.0, np.nan),
         # created on Jan 31, answered and resolved in February: not resolved in window
@@ -104,7 +105,7 @@ def monthly() -> pd.DataFrame:
 
 
 def test_rows_are_active_customer_months_sorted(monthly):
-    keys = list(zip(monthly.customer_id, monthly.period.dt.strftime("%Y-%m")))
+    keys = list(zip(monthly.customer_id, monthly.period.dt.strftime("%Y-%m"), strict=True))
     assert keys == [("A", "2024-01"), ("A", "2024-02"), ("A", "2024-03"), ("A", "2024-04"),
                     ("B", "2024-02"), ("B", "2024-03"),
                     ("C", "2024-01"), ("C", "2024-02"), ("C", "2024-03"), ("C", "2024-04"),
@@ -284,7 +285,8 @@ def test_text_timestamps_raise_schema_error():
 # --- no look-ahead -------------------------------------------------------------------------
 
 
-def _perturb_after(data: SupportData, cutoff: pd.Timestamp, rng: np.random.Generator) -> SupportData:
+def _perturb_after(data: SupportData, cutoff: pd.Timestamp,
+                   rng: np.random.Generator) -> SupportData:
     """Change every fact that becomes known at or after ``cutoff``; leave the rest alone."""
     later = lambda n: (cutoff + pd.to_timedelta(rng.uniform(0, 60 * 24 * 3600, n),  # noqa: E731
                                                 unit="s")).floor("us")  # fits pandas 3's us columns
@@ -296,7 +298,8 @@ def _perturb_after(data: SupportData, cutoff: pd.Timestamp, rng: np.random.Gener
     answered = t.created_at + pd.to_timedelta(t.first_response_minutes, unit="m")
     late_answer = (~after & (answered >= cutoff)).to_numpy()
     t.loc[late_answer, "first_response_minutes"] = (
-        (cutoff - t.created_at[late_answer]).dt.total_seconds() / 60 + rng.uniform(0, 500, late_answer.sum()))
+        (cutoff - t.created_at[late_answer]).dt.total_seconds() / 60
+        + rng.uniform(0, 500, late_answer.sum()))
     unresolved = (after | t.resolved_at.isna() | (t.resolved_at >= cutoff)).to_numpy()
     new_resolved = later(unresolved.sum()).to_series().reset_index(drop=True)
     new_resolved[rng.random(unresolved.sum()) < 0.3] = NAT
@@ -416,4 +419,5 @@ def test_generated_sample_effects_are_recovered():
     for term in ("resolution_hours_mean", "fcr_rate"):
         true = truth["churn"]["log_odds"][term]
         assert ci.loc[term, 0] <= true <= ci.loc[term, 1], (term, true, ci.loc[term].tolist())
-    assert ci.loc["first_response_minutes_median", 0] <= 0 <= ci.loc["first_response_minutes_median", 1]
+    frm = ci.loc["first_response_minutes_median"]
+    assert frm[0] <= 0 <= frm[1]

@@ -42,7 +42,7 @@ def _second_definitions(tree: ast.AST) -> list[str]:
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Dict):
-            hits = [k.value for k, v in zip(node.keys, node.values)
+            hits = [k.value for k, v in zip(node.keys, node.values, strict=True)
                     if isinstance(k, ast.Constant) and k.value in names and _is_fact(v)]
             if hits:
                 found.append(f"line {node.lineno}: dict of metric facts keyed by {hits[:3]}")
@@ -162,7 +162,7 @@ def test_period_numbers_and_starts_agree():
     for p in periods.PERIODS:
         numbers = periods.period_numbers(ts, p)
         starts = periods.period_starts(ts, p)
-        for n, s, t in zip(numbers, starts, ts):
+        for n, s, t in zip(numbers, starts, ts, strict=True):
             if pd.isna(t):
                 assert n == -1 and pd.isna(s)
             else:

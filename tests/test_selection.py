@@ -23,13 +23,15 @@ def test_select_filters_customers_events_and_panel(sample):
 
 def test_select_unknown_segment_names_the_known_ones(sample):
     data, _ = sample
-    with pytest.raises(cx.ParameterError, match=r"segment='Nope' is not in the data; segments are \['Enterprise'"):
+    known = r"segment='Nope' is not in the data; segments are \['Enterprise'"
+    with pytest.raises(cx.ParameterError, match=known):
         select(data, segment="Nope")
 
 
 def test_data_and_panel_cut_to_the_same_whole_periods(sample):
     data, panel = sample
-    for period, start, end in [("M", "2024-03-15", "2024-05-02"), ("Q", "2024-02-10", "2024-05-20")]:
+    for period, start, end in [("M", "2024-03-15", "2024-05-02"),
+                               ("Q", "2024-02-10", "2024-05-20")]:
         cut = select(data, start=start, end=end, period=period)
         first = pd.Timestamp(start).to_period(period).start_time
         stop = (pd.Timestamp(end).to_period(period) + 1).start_time
