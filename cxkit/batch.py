@@ -12,23 +12,19 @@ complete folder, with status ``"failed"``; ``<output_root>/latest`` moves
 only to a batch in which every run succeeded.
 
 Stopping a batch: SIGTERM, SIGHUP or Ctrl-C kill its workers and their
-kernels and remove its temporary folder and cache; on Linux the workers and
-kernels also die with their parent, so a batch killed with SIGKILL leaves
-no process behind (only its ``.tmp-*`` folder, whose cache the next batch
-deletes).
+kernels (:mod:`cxkit._pool`) and remove its temporary folder and cache; on
+Linux the workers and kernels also die with their parent, so a batch killed
+with SIGKILL leaves no process behind (only its ``.tmp-*`` folder, whose
+cache the next batch deletes).
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import sys
-import threading
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from cxkit._notebook_run import RunFailure, RunOutcome, RunTask, die_with_parent, execute_notebook
+from cxkit._notebook_run import RunFailure, RunOutcome, RunTask
+from cxkit._pool import Progress, cores, execute_all, stop_on_signals
 from cxkit._run_folder import (RunFolder, clean_stale_runs, drop_stale_caches, find_stale_runs,
                                open_run_folder, writing)
 from cxkit.exceptions import CxkitError
@@ -102,88 +98,6 @@ class BatchResult:
             raise BatchError(self.summary())
 
 
-class _Progress:
-    """tqdm bar on a terminal, else one plain line per finished run."""
-
-    def __init__(self, total: int, mode: str):
-        self.total, self.done = total, 0
-        if mode == "auto":
-            mode = "bar" if sys.stdout.isatty() else "log"
-        self.mode, self.bar = mode, None
-        if mode == "bar":
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, unit="run")
-
-    def update(self, run: RunRecord) -> None:
-        self.done += 1
-        if self.bar is not None:
-            self.bar.set_postfix_str(f"{run.status} {run.notebook}")
-            self.bar.update(1)
-        elif self.mode == "log":
-            print(f"[{self.done}/{self.total}] {run.status} {run.notebook} "
-                  f"{_label(run.label_parameters)} {run.duration_seconds:.1f} s", flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-def _cores() -> int:
-    """Cores this process may use (respects CPU affinity where the OS has it)."""
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
-def _mp_context():
-    """How worker processes start.
-
-    "fork" when it is safe (Linux, a single thread, not inside a Jupyter
-    kernel): workers inherit the imported papermill and nbconvert and start
-    at once. Otherwise "spawn": a fresh interpreter per worker, which then
-    imports cxkit and papermill itself (about 3 s once per worker).
-    """
-    import multiprocessing
-
-    if (sys.platform.startswith("linux") and threading.active_count() == 1
-            and "ipykernel" not in sys.modules):
-        import nbconvert  # noqa: F401  (imported once here, inherited by every worker)
-        import papermill  # noqa: F401
-
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("spawn")
-
-
-def _init_worker(batch_pid: int) -> None:
-    """A worker dies with its batch and leaves signals to it."""
-    die_with_parent(batch_pid)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the batch, which stops us
-
-
-def _terminate(signum, frame):
-    print(f"cxkit run: stopped by {signal.Signals(signum).name}; stopping the workers "
-          "and removing the unfinished run folder", file=sys.stderr, flush=True)
-    raise SystemExit(128 + signum)
-
-
-@contextmanager
-def _stop_on_signals():
-    """SIGTERM and SIGHUP unwind the batch (cleanly) like Ctrl-C does."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    sigs = [s for s in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None]
-    saved = {s: signal.signal(s, _terminate) for s in sigs}
-    try:
-        yield
-    finally:
-        for s, handler in saved.items():
-            signal.signal(s, handler)
-
-
 def _record(spec: RunSpec, task: RunTask, outcome: RunOutcome, tmp: Path) -> RunRecord:
     def rel(path):
         return str(Path(path).relative_to(tmp)) if path else None
@@ -196,40 +110,21 @@ def _record(spec: RunSpec, task: RunTask, outcome: RunOutcome, tmp: Path) -> Run
         error=outcome.failure)
 
 
-def _execute_all(tasks: list[RunTask], runs, *, tmp: Path, jobs: int,
-                 progress: str) -> list[RunRecord]:
-    """Run the tasks in ``jobs`` worker processes; one record per run, in order.
-
-    On any interruption (Ctrl-C, SIGTERM, an error here) the workers are
-    killed at once, and with them their kernels.
-    """
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
+def _execute(tasks: list[RunTask], runs, *, tmp: Path, jobs: int,
+             progress: str) -> list[RunRecord]:
+    """Execute the runs in parallel; one record per run, in order."""
     records: list[RunRecord | None] = [None] * len(runs)
-    before = {p.pid for p in multiprocessing.active_children()}
-    bar = _Progress(len(runs), progress)
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=_mp_context(),
-                               initializer=_init_worker, initargs=(os.getpid(),))
+    bar = Progress(len(runs), progress)
+
+    def done(i: int, outcome: RunOutcome) -> None:
+        records[i] = record = _record(runs[i], tasks[i], outcome, tmp)
+        bar.update(record.status, record.notebook, _label(record.label_parameters),
+                   record.duration_seconds)
+
     try:
-        futures = {pool.submit(execute_notebook, t): i for i, t in enumerate(tasks)}
-        for fut in as_completed(futures):
-            i = futures[fut]
-            try:
-                outcome = fut.result()
-            except Exception as exc:  # the worker process itself died
-                outcome = RunOutcome(RunFailure.from_exception(exc), 0.0, None, None, None)
-            records[i] = _record(runs[i], tasks[i], outcome, tmp)
-            bar.update(records[i])
-    except BaseException:
-        for proc in multiprocessing.active_children():
-            if proc.pid not in before:
-                proc.kill()  # its kernel dies with it (die_with_parent)
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
+        execute_all(tasks, jobs=jobs, on_done=done)
     finally:
         bar.close()
-    pool.shutdown()
     return records
 
 
@@ -365,15 +260,15 @@ def run_batch(config, *, jobs: int | None = None, output_root=None,
     stale = tuple(p for p in drop_stale_caches(root) if p != folder.tmp)
     started = datetime.now(timezone.utc)
     try:
-        with _stop_on_signals():
+        with stop_on_signals():
             fingerprints = _shared_data(cfg, runs, folder) if cfg.cache else {}
             env = ((("CXKIT_CACHE_DIR", str(folder.cache_dir)),) if cfg.cache else ())
             tasks = [RunTask(str(r.input_path), str(folder.tmp / r.notebook / r.slug
                                                     / f"{r.notebook}.ipynb"),
                              r.parameters, r.notebook, {**r.defaults, **r.parameters},
                              cfg.kernel, cfg.timeout_seconds, env) for r in runs]
-            n_jobs = max(1, min(jobs or cfg.jobs or _cores(), len(tasks)))
-            records = _execute_all(tasks, runs, tmp=folder.tmp, jobs=n_jobs, progress=progress)
+            n_jobs = max(1, min(jobs or cfg.jobs or cores(), len(tasks)))
+            records = _execute(tasks, runs, tmp=folder.tmp, jobs=n_jobs, progress=progress)
             folder.drop_cache()
             status = _write_outputs(cfg, records, folder=folder, started=started,
                                     fingerprints=fingerprints, jobs=n_jobs)
