@@ -175,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     seq_over = (seq_wall - seq_own) / n_runs
     cached = _run_cached(n_customers, 4, jobs)
     ok = speedup >= 1.6 and batch_over < 1.0
-    figures = {"runs": n_runs, "jobs": jobs, "cores": os.cpu_count(), "load_average": round(load_before, 2),
+    figures = {"runs": n_runs, "jobs": jobs, "cores": os.cpu_count(),
+               "load_average": round(load_before, 2),
                "papermill_cli_seconds": round(seq_wall, 1), "batch_seconds": round(batch_wall, 1),
                "speedup": round(speedup, 2),
                "notebook_work_seconds_per_run": round(batch_own / n_runs, 2),
@@ -193,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
 | | wall-clock | overhead per run |
 |---|---|---|
 | `papermill` command line, one after another | {seq_wall:.1f} s | {seq_over:.2f} s |
-| `cxkit.batch.run_batch`, {jobs} jobs (with HTML, results.csv, manifest) | {batch_wall:.1f} s | {batch_over:.2f} s |
+| `cxkit.batch.run_batch`, {jobs} jobs (with HTML, results.csv, manifest) \
+| {batch_wall:.1f} s | {batch_over:.2f} s |
 
 Speed-up {speedup:.2f}x (target >= 1.6x); overhead per run = (wall-clock x
 workers - cell time) / runs (target < 1 s). Targets met: {"yes" if ok else "NO"}.

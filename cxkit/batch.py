@@ -25,8 +25,14 @@ from pathlib import Path
 
 from cxkit._notebook_run import RunFailure, RunOutcome, RunTask
 from cxkit._pool import Progress, cores, execute_all, stop_on_signals
-from cxkit._run_folder import (RunFolder, clean_stale_runs, drop_stale_caches, find_stale_runs,
-                               open_run_folder, writing)
+from cxkit._run_folder import (
+    RunFolder,
+    clean_stale_runs,
+    drop_stale_caches,
+    find_stale_runs,
+    open_run_folder,
+    writing,
+)
 from cxkit.exceptions import CxkitError
 from cxkit.runconfig import RunConfig, RunSpec, plan_runs, read_run_config
 

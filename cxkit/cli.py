@@ -53,11 +53,13 @@ def _parser() -> argparse.ArgumentParser:
     val.add_argument("--quarantine-dir", type=Path, default=None,
                      help="folder for quarantined rows (default: quarantine/ beside the config)")
     val.add_argument("--as-of", default=None,
-                     help="dates after this one are set aside (default: the config's as_of, else today)")
+                     help="dates after this one are set aside (default: the config's as_of, "
+                          "else today)")
 
     smp = sub.add_parser("sample", help="write the generated sample data set")
     smp.add_argument("--out", type=Path, required=True, help="folder to write into")
-    smp.add_argument("--customers", type=int, default=3000, help="number of customers (default 3000)")
+    smp.add_argument("--customers", type=int, default=3000,
+                     help="number of customers (default 3000)")
     smp.add_argument("--months", type=int, default=24, help="months of history (default 24)")
     smp.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     smp.add_argument("--variant", action="append", default=None, metavar="NAME",

@@ -136,8 +136,8 @@ def test_results_csv_bh_equals_direct_multipletests(mixed_batch):
             rows = json.loads((mixed_batch.run_dir / run.results).read_text())["results"]
             p_raw.append((run.run, rows[0]["p_value"]))
     expected = dict(zip([r for r, _ in p_raw],
-                        multipletests([p for _, p in p_raw], method="fdr_bh")[1]))
-    got = dict(zip(table["run"], table["p_value_bh"]))
+                        multipletests([p for _, p in p_raw], method="fdr_bh")[1], strict=True))
+    got = dict(zip(table["run"], table["p_value_bh"], strict=True))
     assert got == pytest.approx(expected)
     assert (table["p_value_bh"] >= table["p_value"]).all()
 

@@ -19,7 +19,8 @@ def export(tmp_path):
     folder = tmp_path / "export"
     shutil.copytree(FIXTURE, folder)
     with open(folder / "tickets.csv", "a") as fh:
-        fh.write("105,00019,07/01/2024 10:00,07/01/2024 08:00,07/01/2024 10:05,0,Good,chat,Tier 1\n")
+        fh.write("105,00019,07/01/2024 10:00,07/01/2024 08:00,07/01/2024 10:05,0,Good,chat,"
+                 "Tier 1\n")
     return folder
 
 
@@ -88,7 +89,8 @@ def test_version(capsys):
 
 def test_sample_and_run_delegate(monkeypatch, tmp_path):
     calls = {}
-    synth = types.SimpleNamespace(write_sample=lambda out, **kw: calls.setdefault("sample", (out, kw)) and out)
+    synth = types.SimpleNamespace(
+        write_sample=lambda out, **kw: calls.setdefault("sample", (out, kw)) and out)
     failed = types.SimpleNamespace(failed=("a run",), summary=lambda: "1 run failed")
     batch = types.SimpleNamespace(
         run_batch=lambda path, jobs=None: calls.setdefault("run", (path, jobs)) and failed)
