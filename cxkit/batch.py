@@ -20,6 +20,7 @@ cache the next batch deletes).
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
