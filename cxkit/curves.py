@@ -79,7 +79,7 @@ def _breslow(stop, start, event, risk):
     return times, np.cumsum(jumps)
 
 
-def adjusted_survival(result, *, term: str, levels=None) -> pd.DataFrame:
+def adjusted_survival(result, *, term: str | None = None, levels=None) -> pd.DataFrame:
     """Survival curves of a Cox model standardised over its customers, per level of ``term``.
 
     For each level ``x``: ``S_x(t) = mean_i exp(-H0(t) exp(b'z_i(x)))`` where
@@ -96,8 +96,8 @@ def adjusted_survival(result, *, term: str, levels=None) -> pd.DataFrame:
     ----------
     result : ModelResult
         From :func:`cxkit.fit_churn_timing` (strata are not supported).
-    term : str
-        A numeric covariate of the model.
+    term : str, optional
+        A numeric covariate of the model; default its first driver.
     levels : sequence of float, optional
         Values of ``term`` to compare; default its 25th and 75th percentiles
         in the rows the model was fitted on.
@@ -113,6 +113,7 @@ def adjusted_survival(result, *, term: str, levels=None) -> pd.DataFrame:
     res = result.model_result
     model = res.model
     names = list(model.exog_names)
+    term = result.drivers[0] if term is None else term
     if term not in names:
         raise ModelError(f"adjusted_survival: {term!r} is not a covariate of the model; "
                          f"use one of {', '.join(names)}.")

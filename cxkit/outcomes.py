@@ -145,8 +145,9 @@ def build_churn_intervals(panel: pd.DataFrame, *,
     Returns
     -------
     DataFrame
-        The panel's columns plus ``start_months`` and ``stop_months``; the
-        ``horizon`` and ``design`` the intervals rest on are in ``.attrs``.
+        The panel's columns plus ``start_months`` and ``stop_months``, less
+        ``tenure_months`` (tenure is the time axis); the ``horizon`` and
+        ``design`` the intervals rest on are in ``.attrs``.
     """
     from cxkit.models import check_columns
 
@@ -163,6 +164,9 @@ def build_churn_intervals(panel: pd.DataFrame, *,
     out = rows.copy()
     out["start_months"] = rows["tenure_months"] + length
     out["stop_months"] = out["start_months"] + horizon * length
+    # tenure is the time axis of the intervals: as a covariate it would duplicate the
+    # baseline hazard (and "auto" controls leave out what a table does not have)
+    out = out.drop(columns="tenure_months")
     out.attrs = {**panel.attrs, "design": design}
     return out.reset_index(drop=True)
 

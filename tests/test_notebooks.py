@@ -111,3 +111,22 @@ def test_each_run_writes_results_json_with_provenance(batch):
     est = {row["term"]: row["estimate"] for row in rj["results"]}
     truth = TRUTH["churn"]["log_odds"]["resolution_hours_mean"]
     assert abs(est["resolution_hours_mean"] - truth) < 0.005
+
+
+def test_ticket_volume_is_never_presented_as_a_finding(batch, results):
+    from cxkit.evidence import CONFOUNDED, is_help_needed
+
+    volume = results[results["term"].map(is_help_needed)]
+    assert len(volume) > 0  # notebook 05's model adjusts for prior ticket volume
+    assert (volume["evidence"] == CONFOUNDED).all()
+    assert volume["effect"].str.contains("not a finding").all()
+    models = results[results["model"].isin(["logit", "cox", "two_part"])]
+    assert models["evidence"].notna().all() and models["e_value"].notna().all()
+    index = (batch.run_dir / "index.html").read_text(encoding="utf-8").lower()
+    assert "tickets ≈" not in index  # e.g. "+1 prior tickets ≈ hazard ratio ..."
+    for run in batch.runs:
+        if run.notebook == "06_executive_summary":
+            page = (batch.run_dir / Path(run.notebook_path).with_suffix(".html")).read_text(
+                encoding="utf-8").lower()
+            findings = page.split("not a finding:")[0]
+            assert "tickets ≈" not in findings and "ticket_count" not in findings

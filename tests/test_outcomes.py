@@ -136,7 +136,9 @@ def test_churn_intervals_follow_the_exposure_period():
     assert iv["contacted"].all() and iv["churned_next"].notna().all()
     period_months = (iv["period_end"] - iv["period"]).dt.days / DAYS_PER_MONTH
     # the interval starts when period t ends and lasts one period: exposure strictly before
-    np.testing.assert_allclose(iv["start_months"], iv["tenure_months"] + period_months)
+    tenure = panel.loc[panel["contacted"] & panel["churned_next"].notna(), "tenure_months"]
+    np.testing.assert_allclose(iv["start_months"], tenure.to_numpy() + period_months)
+    assert "tenure_months" not in iv.columns  # the time axis, not a covariate
     np.testing.assert_allclose(iv["stop_months"] - iv["start_months"], period_months)
     assert iv.attrs["horizon"] == 1 and iv.attrs["design"] == "quality_given_contact"
     everyone = build_churn_intervals(panel, design="all")
