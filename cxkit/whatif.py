@@ -15,6 +15,8 @@ The point estimate uses the estimated coefficients.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -130,6 +132,19 @@ def what_if(result: ModelResult, panel: pd.DataFrame, *, changes: dict,
     if unknown:
         raise ModelError(f"Scenario changes {unknown} are not drivers of the model "
                          f"({', '.join(result.drivers)}); fit the model with them as drivers.")
+    outside_revenue = []
+    if revenue_result is not None:
+        outside_revenue = [c for c in changes if c not in revenue_result.drivers]
+        if len(outside_revenue) == len(changes):
+            raise ModelError(f"No scenario driver ({', '.join(changes)}) is a driver of the "
+                             f"revenue model ({', '.join(revenue_result.drivers)}), so its "
+                             f"revenue change would be exactly 0 by construction. Fit the "
+                             f"revenue model with them as drivers, or leave revenue_result "
+                             f"out.")
+        if outside_revenue:
+            moved = ", ".join(c for c in changes if c not in outside_revenue)
+            warnings.warn(f"{', '.join(outside_revenue)} not in the revenue model: the revenue "
+                          f"rows move only with {moved}.", UserWarning, stacklevel=2)
     df0 = _population(result, panel)
     df1 = apply_changes(df0, changes)
     res = result.model_result
@@ -205,6 +220,9 @@ def what_if(result: ModelResult, panel: pd.DataFrame, *, changes: dict,
     for r in money.itertuples(index=False):
         sentence += (f"; {r.quantity.replace('_', ' ')} {r.change:+,.0f} {r.unit} "
                      f"({r.conf_low:,.0f} to {r.conf_high:,.0f})")
+    if outside_revenue:
+        sentence += (f" (revenue moves only with the scenario's drivers in the revenue model; "
+                     f"not {', '.join(outside_revenue)})")
     return WhatIfResult(changes=to_json_safe(changes), effect_unit="pp",
                         method=f"parametric simulation, {n_sim} coefficient draws, seed {seed}",
                         alpha=alpha, table_=table, sentence=sentence + ".")

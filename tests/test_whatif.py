@@ -70,3 +70,16 @@ def test_bad_scenarios(panel, retention):
     rev = fit_revenue(panel, drivers=["csat_mean"], method="tweedie", placebo=False)
     with pytest.raises(ModelError, match="needs a retention logit"):
         what_if(rev, panel, changes={"csat_mean": {"add": 1}})
+
+
+def test_scenario_driver_outside_the_revenue_model(panel, retention):
+    rev = fit_revenue(panel, drivers=["csat_mean"], placebo=False)
+    # no scenario driver in the revenue model: its revenue change would be 0 (0 to 0)
+    with pytest.raises(ModelError, match="No scenario driver .* is a driver of the revenue "
+                                         "model .* exactly 0"):
+        what_if(retention, panel, changes={"fcr_rate": {"add": 0.1}}, revenue_result=rev)
+    with pytest.warns(UserWarning, match="fcr_rate not in the revenue model"):
+        res = what_if(retention, panel, changes={"fcr_rate": {"add": 0.1},
+                                                 "csat_mean": {"add": 0.5}},
+                      revenue_result=rev, n_sim=20)
+    assert "not fcr_rate" in res.sentence
