@@ -60,15 +60,29 @@ def is_help_needed(term: str) -> bool:
     return bool(registry.lookup(_column(term)).confounded_by_construction)
 
 
-def _design_ok(result) -> bool:
+PLACEBO_CHECK = "placebo_prior_revenue_change"
+_PLACEBO_FAILED = "drivers predict the earlier revenue change: "
+
+
+def _placebo_failed_terms(detail: str) -> list[str]:
+    """Drivers a failed placebo names (guardrails write ``<prefix>a, b. <estimates>``)."""
+    if not detail.startswith(_PLACEBO_FAILED):
+        return []
+    return [t.strip() for t in detail[len(_PLACEBO_FAILED):].split(". ")[0].split(",")]
+
+
+def _design_ok(result, term: str) -> bool:
     checks = result.guardrails
     if not len(checks):
         return False
     status = checks.set_index("check")["status"]
     if status.get("exposure_before_outcome") != "passes":
         return False
-    if (status == "fails").any():
-        return False
+    failed = checks.loc[checks["status"] == "fails"]
+    for check, detail in failed[["check", "detail"]].itertuples(index=False):
+        # a failed placebo speaks against the drivers it names; any other failure, all
+        if check != PLACEBO_CHECK or term in _placebo_failed_terms(str(detail)):
+            return False
     design = (result.diagnostics or {}).get("design")
     return design != "all"  # quality metrics compared across contacted and silent customers
 
@@ -79,7 +93,7 @@ def evidence_label(result, term: str) -> str:
         return CONFOUNDED
     if term not in result.drivers:
         return ASSOCIATION  # adjustment terms and the intercept are not effects
-    return DESIGN_BASED if _design_ok(result) else ASSOCIATION
+    return DESIGN_BASED if _design_ok(result, term) else ASSOCIATION
 
 
 def evidence_labels(result, terms=None) -> pd.Series:

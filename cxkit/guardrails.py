@@ -33,7 +33,6 @@ __all__ = ["design_checks", "caveat_text", "placebo_check", "compare_naive", "fi
            "fit_mediation", "fit_by_segment", "adjust_pvalues"]
 
 PLACEBO_OUTCOME = "placebo_revenue_change_amount"
-SMALL_STD_EFFECT = 0.05  # |b * sd(x) / sd(y)| below this counts as "small"
 
 
 def _row(check: str, status: str, detail: str) -> dict:
@@ -57,8 +56,15 @@ def placebo_check(panel: pd.DataFrame, *, drivers, controls=models.DEFAULT_CONTR
     DataFrame
         One row per driver: ``term, estimate, conf_low, conf_high, p_value,
         std_effect, verdict``. ``std_effect`` is ``estimate * sd(driver) /
-        sd(placebo)``; the verdict is ``passes`` when the interval covers 0
-        or ``|std_effect| < 0.05``, else ``fails``.
+        sd(placebo)`` (size, for reading); the verdict is ``fails`` when the
+        interval excludes 0, else ``passes``.
+
+    Raises
+    ------
+    ModelError
+        The check cannot run: revenue never varies in the usable rows (no
+        earlier change to test), or fewer than 30 rows have two earlier
+        periods of revenue. The message says which.
     """
     models.check_columns(panel, [entity, "period_index", "revenue_amount"], role="Placebo")
     base = panel[[entity, "period_index", "revenue_amount"]]
@@ -73,9 +79,16 @@ def placebo_check(panel: pd.DataFrame, *, drivers, controls=models.DEFAULT_CONTR
         df = df.drop(columns="outcome_observed")  # the placebo outcome is in the past
     used, _ = models.prepare_rows(df, drivers=drivers, controls=controls,
                                   outcome=PLACEBO_OUTCOME, cluster=cluster, design=design)
-    if len(used) < 30 or used[PLACEBO_OUTCOME].std() == 0:
-        raise ModelError(f"Placebo check: only {len(used)} rows with two earlier periods of "
-                         f"revenue (or no variation); it needs at least 30.")
+    if len(used) and used[PLACEBO_OUTCOME].std() == 0:
+        constant = panel["revenue_amount"].dropna().unique()
+        what = (f"revenue_amount is always {constant[0]:g}" if len(constant) == 1 else
+                "each customer's revenue is the same from period to period")
+        raise ModelError(f"Placebo check not run: {what} in the {len(used):,} usable rows, so "
+                         f"there is no earlier revenue change to test (e.g. no revenue table, "
+                         f"or fixed fees).")
+    if len(used) < 30:
+        raise ModelError(f"Placebo check not run: only {len(used)} rows have two earlier "
+                         f"periods of revenue; it needs at least 30 (a longer history).")
     model = smf.ols(models.build_formula(PLACEBO_OUTCOME, drivers, controls), used)
     res = models._fit(model, groups=models._groups(used, cluster), drivers=list(drivers),
                       label="Placebo OLS")
@@ -83,8 +96,7 @@ def placebo_check(panel: pd.DataFrame, *, drivers, controls=models.DEFAULT_CONTR
     sd_y = used[PLACEBO_OUTCOME].std()
     tidy["std_effect"] = [b * used[d].std() / sd_y for b, d in zip(tidy["estimate"], drivers)]
     covers = (tidy["conf_low"] <= 0) & (tidy["conf_high"] >= 0)
-    tidy["verdict"] = np.where(covers | (tidy["std_effect"].abs() < SMALL_STD_EFFECT),
-                               "passes", "fails")
+    tidy["verdict"] = np.where(covers, "passes", "fails")
     return tidy[["term", "estimate", "conf_low", "conf_high", "p_value", "std_effect",
                  "verdict"]]
 
@@ -146,19 +158,43 @@ def design_checks(panel: pd.DataFrame, used: pd.DataFrame, *, outcome: str, driv
 
 
 def caveat_text(*, design: str, outcome_label: str, n_obs: int, controls,
-                checks: pd.DataFrame | None = None) -> str:
-    """One paragraph stating the design and what the estimates do not prove."""
-    who = ("customer-periods with at least one ticket (quality given contact)"
-           if design == "quality_given_contact" else "all customer-periods")
+                checks: pd.DataFrame | None = None, cluster: str | None = "customer_id") -> str:
+    """One paragraph stating the design and what the estimates do not prove.
+
+    It says what the fit did: clustered standard errors only when clustered,
+    "the following period" only when the checks confirm the outcome comes
+    after the drivers (one row per customer: an association with no order
+    in time), and "all guardrail checks pass" only when every check ran and
+    passed; a check that did not run is named with its reason.
+    """
+    status = (checks.set_index("check")["status"] if checks is not None and len(checks)
+              else pd.Series(dtype=object))
+    ordered = status.get("exposure_before_outcome") == "passes"
     adj = ", ".join(map(str, controls)) if controls else "nothing"
-    text = (f"Design: {n_obs:,} {who}; support metrics of period t related to {outcome_label} "
-            f"in the following period, adjusted for {adj}, standard errors clustered by "
-            f"customer. These are associations: unmeasured differences between customers "
-            f"(e.g. accounts prone to problems) can bias them.")
-    if checks is not None and len(checks):
-        bad = checks.loc[checks["status"].isin(["fails", "warning"]), "check"].tolist()
-        text += (" Guardrails flagged: " + ", ".join(bad) + "." if bad
-                 else " All guardrail checks pass.")
+    errors = (f"standard errors clustered by {'customer' if cluster == 'customer_id' else cluster}"
+              if cluster else "robust (HC1) standard errors, not clustered")
+    if ordered:
+        who = ("customer-periods with at least one ticket (quality given contact)"
+               if design == "quality_given_contact" else "all customer-periods")
+        text = (f"Design: {n_obs:,} {who}; support metrics of period t related to "
+                f"{outcome_label} in the following period, adjusted for {adj}, {errors}. "
+                f"These are associations: unmeasured differences between customers "
+                f"(e.g. accounts prone to problems) can bias them.")
+    else:
+        text = (f"Design: {n_obs:,} rows; support metrics related to {outcome_label}, adjusted "
+                f"for {adj}, {errors}. The data do not show that the support experience came "
+                f"before the outcome, so these are associations only; unmeasured differences "
+                f"between customers can bias them.")
+    if len(status):
+        bad = status.index[status.isin(["fails", "warning"])].tolist()
+        skipped = checks.loc[checks["status"] == "not run", ["check", "detail"]]
+        if bad:
+            text += " Guardrails flagged: " + ", ".join(bad) + "."
+        if len(skipped):
+            text += " Not run: " + "; ".join(f"{c} ({d})" for c, d in skipped.itertuples(
+                index=False)) + "."
+        if not bad and not len(skipped):
+            text += " All guardrail checks pass."
     return text
 
 

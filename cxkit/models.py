@@ -239,7 +239,15 @@ def calibration_table(y, p, bins: int = 10) -> pd.DataFrame:
 
 
 def outcome_label(panel: pd.DataFrame, outcome: str) -> str:
-    """Plain words for an outcome, e.g. ``"monthly churn"``."""
+    """Plain words for an outcome, e.g. ``"monthly churn"``.
+
+    An outcome of a table without periods that is not a ``*_next`` outcome
+    (one row per customer, e.g. ``churned``) is named without a time word:
+    ``"churn"``, never ``"next-period churn"``.
+    """
+    timed = panel.attrs.get("period") is not None or "_next" in outcome
+    if not timed:
+        return "churn" if outcome.startswith("churn") else outcome.replace("_", " ")
     word = period_word(panel.attrs.get("period"))
     if outcome.startswith("churn"):
         return f"{word} churn"
@@ -361,5 +369,5 @@ def fit_retention(panel: pd.DataFrame, *, drivers, controls=DEFAULT_CONTROLS,
         effects_table=effects, dropped_table=dropped, guardrails_table=checks,
         calibration_table=calibration_table(y, p), diagnostics=diagnostics,
         caveat=guardrails.caveat_text(design=design, outcome_label=label, n_obs=len(df),
-                                      controls=controls, checks=checks),
+                                      controls=controls, checks=checks, cluster=cluster),
         model_result=res)

@@ -140,7 +140,7 @@ def fit_revenue(panel: pd.DataFrame, *, drivers, controls=DEFAULT_CONTROLS,
         effects_table=effects, dropped_table=dropped, guardrails_table=checks,
         diagnostics=diagnostics, model_result=res,
         caveat=guardrails.caveat_text(design=design, outcome_label=label, n_obs=len(df),
-                                      controls=controls, checks=checks))
+                                      controls=controls, checks=checks, cluster=cluster))
 
 
 def _revenue_fit(df: pd.DataFrame, *, method: str, rhs: str, outcome: str, drivers,

@@ -49,12 +49,21 @@ def test_one_row_per_customer_is_association_only(panel):
 
 
 def test_failed_guardrail_demotes_to_association(panel):
-    res = fit_retention(panel, drivers=["fcr_rate"], controls=["C(plan)"], placebo=False)
+    res = fit_retention(panel, drivers=["fcr_rate", "resolution_hours_mean"],
+                        controls=["C(plan)"], placebo=False)
     assert evidence_label(res, "fcr_rate") == DESIGN_BASED
-    failed = pd.concat([res.guardrails, pd.DataFrame([{"check": "placebo_prior_revenue_change",
-                                                       "status": "fails", "detail": "x"}])])
-    object.__setattr__(res, "guardrails_table", failed)
+    checks = res.guardrails
+    placebo = checks["check"] == "placebo_prior_revenue_change"
+    # a failed placebo speaks against the driver it names (as design_checks writes it)
+    checks.loc[placebo, ["status", "detail"]] = [
+        "fails", "drivers predict the earlier revenue change: fcr_rate. fcr_rate: -6 (-11 to -1)"]
+    object.__setattr__(res, "guardrails_table", checks)
     assert evidence_label(res, "fcr_rate") == ASSOCIATION
+    assert evidence_label(res, "resolution_hours_mean") == DESIGN_BASED
+    other = pd.concat([checks, pd.DataFrame([{"check": "some_check", "status": "fails",
+                                              "detail": "x"}])])
+    object.__setattr__(res, "guardrails_table", other)
+    assert evidence_label(res, "resolution_hours_mean") == ASSOCIATION
 
 
 def test_headline_rows_carry_label_and_sensitivity_and_findings_leave_volume_out(panel):

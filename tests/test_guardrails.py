@@ -8,6 +8,7 @@ from statsmodels.stats.multitest import multipletests
 
 from cxkit.guardrails import (adjust_pvalues, caveat_text, compare_naive, fit_by_segment,
                               fit_mediation, fit_within, placebo_check)
+from cxkit.exceptions import ModelError
 from cxkit.models import fit_retention
 from cxkit.revenue import fit_revenue
 
@@ -107,12 +108,60 @@ def test_mediation_decomposes_total(panel):
 
 
 def test_caveat_text_names_design_and_flags():
-    checks = pd.DataFrame({"check": ["a", "placebo"], "status": ["passes", "fails"],
-                           "detail": ["", ""]})
+    checks = pd.DataFrame({"check": ["exposure_before_outcome", "placebo"],
+                           "status": ["passes", "fails"], "detail": ["", ""]})
     text = caveat_text(design="all", outcome_label="monthly churn", n_obs=1234,
                        controls=["C(plan)"], checks=checks)
     assert text.startswith("Design: 1,234 all customer-periods")
+    assert "in the following period" in text and "clustered by customer" in text
     assert "Guardrails flagged: placebo." in text
+
+
+def test_caveat_never_says_all_pass_when_a_check_did_not_run():
+    checks = pd.DataFrame({"check": ["exposure_before_outcome", "placebo_prior_revenue_change"],
+                           "status": ["passes", "not run"],
+                           "detail": ["", "revenue_amount is always 0"]})
+    text = caveat_text(design="quality_given_contact", outcome_label="monthly churn",
+                       n_obs=10, controls=[], checks=checks, cluster=None)
+    assert "All guardrail checks pass" not in text
+    assert "Not run: placebo_prior_revenue_change (revenue_amount is always 0)." in text
+    assert "robust (HC1) standard errors, not clustered" in text
+    assert "clustered by customer" not in text
+
+
+def test_one_row_per_customer_caveat_says_churn_not_next_period(panel):
+    one = panel.loc[panel["period_index"] == 0].copy()
+    one.attrs = {}
+    one["churned"] = one["churned_next"]
+    res = fit_retention(one, drivers=["resolution_hours_mean"], outcome="churned",
+                        controls=["C(plan)"], cluster=None, design="all", placebo=False)
+    assert res.outcome_label == "churn"
+    assert "next-period" not in res.caveat and "following period" not in res.caveat
+    assert "associations only" in res.caveat and "not clustered" in res.caveat
+    assert "next-period" not in res.effect("resolution_hours_mean")["sentence"]
+
+
+def test_placebo_fails_whenever_its_interval_excludes_zero(panel):
+    p = panel.copy()
+    # revenue of period t-1 moves with period t's resolution time: the drivers "predict" the
+    # earlier revenue change, which they cannot cause
+    ahead = p.groupby("customer_id")["resolution_hours_mean"].shift(-1)
+    p["revenue_amount"] = p["revenue_amount"] + 5.0 * ahead.fillna(ahead.mean())
+    table = placebo_check(p, drivers=["resolution_hours_mean"], controls=["C(plan)"])
+    row = table.iloc[0]
+    assert row["conf_high"] < 0 or row["conf_low"] > 0
+    assert row["verdict"] == "fails"
+
+
+def test_placebo_not_run_names_constant_revenue(panel):
+    flat = panel.assign(revenue_amount=0.0)
+    with pytest.raises(ModelError, match="revenue_amount is always 0 .* no earlier revenue "
+                                         "change to test"):
+        placebo_check(flat, drivers=["resolution_hours_mean"], controls=["C(plan)"])
+    res = fit_retention(flat, drivers=["resolution_hours_mean"], controls=["C(plan)"])
+    status = res.guardrails.set_index("check")["status"]
+    assert status["placebo_prior_revenue_change"] == "not run"
+    assert "All guardrail checks pass" not in res.caveat and "Not run: placebo" in res.caveat
 
 
 # -- truth recovery on the generated sample -------------------------------------------------
