@@ -336,6 +336,16 @@ def _kpi_text(row: Mapping, *, currency=None) -> str:
     return text
 
 
+def _short_effect(row: Mapping) -> str:
+    """The effect sentence for a list of headlines: the sensitivity sentence becomes its E-value."""
+    text, said = str(row["effect"]), row.get("sensitivity")
+    if said and text.endswith("; " + str(said)):
+        text = text[: -len(str(said)) - 2]
+        if row.get("e_value") is not None and text.endswith("]"):
+            text = f"{text[:-1]}; E-value {float(row['e_value']):.2f}]"
+    return text
+
+
 def _headline(run: Mapping, root: Path) -> str:
     """A few result rows (or the error) of one run, as HTML."""
     if run.get("status") != "ok":
@@ -354,7 +364,7 @@ def _headline(run: Mapping, root: Path) -> str:
         if row.get("model") == "kpi" and row.get("estimate") is not None:
             text = _kpi_text(row, currency=payload.get("currency"))
         elif row.get("effect"):
-            text = str(row["effect"])
+            text = _short_effect(row)
         else:
             ci = f" (CI {_fmt(row.get('conf_low'))} to {_fmt(row.get('conf_high'))})"
             text = (f"{row.get('outcome')} ~ {row.get('term')}: {_fmt(row.get('estimate'))}"
