@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from cxkit import registry
-from cxkit.availability import adapts
+from cxkit.availability import Missing, adapts
 from cxkit.data import SupportData
 from cxkit.exceptions import ParameterError
 from cxkit.periods import check_period, period_starts
@@ -118,7 +118,6 @@ def _band_order(v):
     return -np.inf if v == "no ticket" else v
 
 
-@adapts(combine=True)
 def describe_findings(*results, what_if=None) -> pd.DataFrame:
     """Headline findings as plain sentences, strongest evidence first.
 
@@ -127,12 +126,18 @@ def describe_findings(*results, what_if=None) -> pd.DataFrame:
     whether its interval excludes zero. Estimates confounded by construction
     (ticket volume, contact) are never findings: they are left out, and one
     last row says which were left out and where they are compared.
+    A result that could not be estimated on this export (a
+    :class:`~cxkit.availability.Missing` note) gets a row saying why, with
+    evidence ``"not estimated"``.
     """
     from cxkit.evidence import CONFOUNDED, DESIGN_BASED
 
+    notes = [{"finding": r.sentence, "evidence": "not estimated", "significance": "not estimated",
+              "model": ""} for r in (*results, what_if) if isinstance(r, Missing)]
+    what_if = None if isinstance(what_if, Missing) else what_if
     rows = headline_rows(*results)
     if not len(rows):
-        return pd.DataFrame(columns=["finding", "evidence", "significance", "model"])
+        return pd.DataFrame(notes, columns=["finding", "evidence", "significance", "model"])
     left_out = rows.loc[rows["evidence"] == CONFOUNDED, "term"].tolist()
     rows = rows.loc[rows["evidence"] != CONFOUNDED]
     rows = rows.assign(rank_=(rows["evidence"] != DESIGN_BASED).astype(int)).sort_values(
@@ -154,6 +159,8 @@ def describe_findings(*results, what_if=None) -> pd.DataFrame:
         out = pd.concat([out, pd.DataFrame([{"finding": note, "evidence": CONFOUNDED,
                                              "significance": "not applicable",
                                              "model": "note"}])], ignore_index=True)
+    if notes:
+        out = pd.concat([out, pd.DataFrame(notes)], ignore_index=True)
     return out.reset_index(drop=True)
 
 

@@ -25,3 +25,13 @@ def test_performance_is_share_on_target(sample):
     assert t.loc["csat_mean", "n_obs"] == panel["csat_mean"].notna().sum()
     with pytest.raises(cx.ParameterError, match="No target for driver 'ticket_count'"):
         describe_performance(panel, drivers=["ticket_count"])
+
+
+def test_findings_say_which_models_could_not_be_estimated():
+    from cxkit.availability import Missing
+    from cxkit.describe import describe_findings
+
+    out = describe_findings(Missing("`csat_mean` has no values in this export."),
+                            what_if=Missing("no scenario"))
+    assert out["evidence"].tolist() == ["not estimated", "not estimated"]
+    assert out["finding"].iloc[0].startswith("`csat_mean` has no values")

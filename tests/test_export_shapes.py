@@ -61,6 +61,24 @@ def test_default_terms_are_those_the_export_has(minimal_batch):
     assert terms == {"resolution_hours_mean", "fcr_rate"}  # no first response in this export
 
 
+def test_bare_export_runs_and_each_skipped_section_says_why(tmp_path):
+    # tickets with created_at and resolved_at only; customers with signup and churn dates
+    source = write_sample(tmp_path / "bare", n_customers=600, months=12, seed=3, variant="bare")
+    config = {"source": str(source / "cxkit.yaml"), "notebooks": ADAPTED,
+              "output_root": str(tmp_path / "reports"), "jobs": 2, "timeout_seconds": 600}
+    batch = run_batch(config, jobs=2, progress="off")
+    assert not batch.failed, batch.summary()
+    assert any("only resolution_hours_mean" in n for n in _notes(batch.run_dir,
+                                                                 "03_retention_drivers"))
+    assert _notes(batch.run_dir, "04_revenue_impact")  # no CSAT: the revenue sections say so
+    assert all("`csat_mean` has no values" in n for n in _notes(batch.run_dir,
+                                                                "04_revenue_impact"))
+    summary = json.loads(next((batch.run_dir / "06_executive_summary").rglob(
+        "06_executive_summary.ipynb")).read_text())
+    shown = json.dumps(summary)
+    assert "not estimated" in shown and "csat_mean" in shown  # the findings table says why
+
+
 def test_shop_without_churn_dates_runs_with_inactivity_churn_and_repeat_purchase(tmp_path):
     source = write_sample(tmp_path / "shop", n_customers=1500, months=18, seed=4,
                           variant="ecommerce")
