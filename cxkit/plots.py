@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from cxkit.results import driver_label
 from cxkit.availability import adapts
+from cxkit.results import driver_label
 
 __all__ = ["set_theme", "forest_plot", "km_plot", "quadrant_plot", "what_if_plot",
            "kpi_interval_plot", "effect_plot"]
@@ -73,6 +73,7 @@ def forest_plot(result, *, ax=None):
     return ax
 
 
+@adapts
 def km_plot(km: pd.DataFrame, *, ax=None, time_unit: str = "months"):
     """Kaplan-Meier curves from :func:`cxkit.survival.kaplan_meier`, one per group.
 
