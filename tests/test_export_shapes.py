@@ -1,9 +1,10 @@
 """The notebooks on exports shaped unlike the bundled sample (generated variants).
 
-A minimal export (no segment, surveys, CES or first response) runs through the
+A minimal export (no segment, surveys, CES or first response) and a bare one
+(tickets with creation and resolution times only) run through all six
 notebooks with their defaults, and each section without its data says why; a
-shop without churned_at (churn by inactivity) runs the retention and summary
-notebooks, with repeat purchase as the outcome.
+shop without churned_at (churn by inactivity) runs the retention, timing and
+summary notebooks, with repeat purchase as the outcome of the retention one.
 """
 
 import json
@@ -16,8 +17,6 @@ from cxkit.synth import write_sample
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-# every notebook takes "auto" drivers and controls, so all run on a minimal export
-ADAPTED = list(NOTEBOOKS)
 
 
 def _notes(run_dir: Path, notebook: str) -> list[str]:
@@ -36,15 +35,15 @@ def _notes(run_dir: Path, notebook: str) -> list[str]:
 def minimal_batch(tmp_path_factory):
     root = tmp_path_factory.mktemp("minimal")
     source = write_sample(root / "export", n_customers=600, months=12, seed=3, variant="minimal")
-    config = {"source": str(source / "cxkit.yaml"), "notebooks": ADAPTED,
+    config = {"source": str(source / "cxkit.yaml"), "notebooks": NOTEBOOKS,
               "output_root": str(root / "reports"), "jobs": 2, "timeout_seconds": 600}
     return run_batch(config, jobs=2, progress="off")
 
 
-def test_minimal_export_runs_the_notebooks_with_defaults(minimal_batch):
-    assert len(NOTEBOOKS) == 6 and len(ADAPTED) == 6
+def test_minimal_export_runs_all_six_notebooks_with_defaults(minimal_batch):
+    assert len(NOTEBOOKS) == 6
     assert not minimal_batch.failed, minimal_batch.summary()
-    assert {r.notebook for r in minimal_batch.runs} == set(ADAPTED)
+    assert {r.notebook for r in minimal_batch.runs} == set(NOTEBOOKS)
 
 
 def test_sections_without_their_data_say_what_is_missing(minimal_batch):
@@ -64,7 +63,7 @@ def test_default_terms_are_those_the_export_has(minimal_batch):
 def test_bare_export_runs_and_each_skipped_section_says_why(tmp_path):
     # tickets with created_at and resolved_at only; customers with signup and churn dates
     source = write_sample(tmp_path / "bare", n_customers=600, months=12, seed=3, variant="bare")
-    config = {"source": str(source / "cxkit.yaml"), "notebooks": ADAPTED,
+    config = {"source": str(source / "cxkit.yaml"), "notebooks": NOTEBOOKS,
               "output_root": str(tmp_path / "reports"), "jobs": 2, "timeout_seconds": 600}
     batch = run_batch(config, jobs=2, progress="off")
     assert not batch.failed, batch.summary()
@@ -83,7 +82,7 @@ def test_shop_without_churn_dates_runs_with_inactivity_churn_and_repeat_purchase
     source = write_sample(tmp_path / "shop", n_customers=1500, months=18, seed=4,
                           variant="ecommerce")
     config = {"source": str(source / "cxkit.yaml"),
-              "notebooks": ["03_retention_drivers", "06_executive_summary"],
+              "notebooks": ["03_retention_drivers", "05_churn_timing", "06_executive_summary"],
               "parameters": {"03_retention_drivers": {"outcome": "repeat_purchase_next"}},
               "output_root": str(tmp_path / "reports"), "jobs": 2, "timeout_seconds": 600}
     batch = run_batch(config, jobs=2, progress="off")
