@@ -56,7 +56,7 @@ def _labelled(rows: pd.DataFrame, results) -> pd.DataFrame:
     The effect sentence ends with the label, and for a finding with how
     strong an unmeasured confounder would have to be to explain it away.
     """
-    from cxkit.evidence import CONFOUNDED, EVIDENCE_NOTES, evidence_label
+    from cxkit.evidence import CONFOUNDED, evidence_label
     from cxkit.sensitivity import describe_sensitivity
 
     if not len(rows):
@@ -77,9 +77,9 @@ def _labelled(rows: pd.DataFrame, results) -> pd.DataFrame:
     if "evidence" not in out.columns:
         out["evidence"] = out["label_"]
     out = out.drop(columns="label_")
+    # the effect sentence already ends with the evidence label (ModelResult.effect)
     out["effect"] = [
-        f"{e} [{ev}: {EVIDENCE_NOTES[CONFOUNDED].split(':')[0]}; not a finding]" if ev == CONFOUNDED
-        else f"{e} [{ev}]" + (f"; {s}" if isinstance(s, str) and s else "")
+        e if ev == CONFOUNDED else e + (f"; {s}" if isinstance(s, str) and s else "")
         for e, ev, s in zip(out["effect"], out["evidence"], out["sensitivity"], strict=True)]
     return out
 

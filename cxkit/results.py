@@ -171,8 +171,13 @@ class ModelResult:
     def tidy(self) -> pd.DataFrame:
         """One row per model term: ``term, estimate, std_error, statistic,
         p_value, conf_low, conf_high`` (+ ``odds_ratio`` / ``hazard_ratio`` /
-        ``ame, ame_conf_low, ame_conf_high`` where they apply)."""
-        return self.tidy_table.copy()
+        ``ame, ame_conf_low, ame_conf_high`` where they apply) and ``evidence``,
+        the term's evidence label (:func:`cxkit.evidence.evidence_label`)."""
+        from cxkit.evidence import evidence_labels
+
+        out = self.tidy_table.copy()
+        out["evidence"] = evidence_labels(self, out["term"]).to_numpy()
+        return out
 
     def effects(self) -> pd.DataFrame:
         """Average effect of +1 unit of each driver, in :attr:`effect_unit`.
@@ -209,7 +214,8 @@ class ModelResult:
         Returns
         -------
         dict
-            ``term, delta, estimate, conf_low, conf_high, unit, sentence``.
+            ``term, delta, estimate, conf_low, conf_high, unit, evidence,
+            sentence``; the sentence ends with the evidence label in brackets.
         """
         table = self.effects_table.set_index("term")
         if term not in table.index:
@@ -232,8 +238,14 @@ class ModelResult:
             digits = 2
             sentence = (f"{change} ≈ {est:+.{digits}f} {self.effect_unit} {self.outcome_label} "
                         f"({level}% CI {_fmt(lo, digits)} to {_fmt(hi, digits)})")
+        from cxkit.evidence import CONFOUNDED, evidence_label
+
+        evidence = evidence_label(self, term)
+        sentence += (f" [{evidence}: not a finding]" if evidence == CONFOUNDED
+                     else f" [{evidence}]")
         return {"term": term, "delta": float(delta), "estimate": est, "conf_low": lo,
-                "conf_high": hi, "unit": self.effect_unit, "sentence": sentence}
+                "conf_high": hi, "unit": self.effect_unit, "evidence": evidence,
+                "sentence": sentence}
 
     # -- display ------------------------------------------------------------
     def summary(self) -> Summary:
@@ -241,9 +253,12 @@ class ModelResult:
         facts = {"model": self.kind, "outcome": self.outcome, "formula": self.formula,
                  "rows used": f"{self.n_obs:,}"}
         facts.update({k: v for k, v in self.diagnostics.items() if v is not None})
-        tables = {"Estimates": self.tidy_table, "Effects (" + self.effect_unit + ")":
-                  self.effects_table, "Rows dropped": self.dropped_table,
-                  "Guardrails": self.guardrails_table}
+        from cxkit.sensitivity import describe_sensitivity
+
+        sensitivity = describe_sensitivity(self).drop(columns="sentence")
+        tables = {"Estimates": self.tidy(), "Effects (" + self.effect_unit + ")":
+                  self.effects_table, "Sensitivity to unobserved confounding": sensitivity,
+                  "Rows dropped": self.dropped_table, "Guardrails": self.guardrails_table}
         return Summary(f"{self.kind} model of {self.outcome}", facts, tables, self.caveat)
 
     def __repr__(self) -> str:

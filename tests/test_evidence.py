@@ -78,9 +78,24 @@ def test_headline_rows_carry_label_and_sensitivity_and_findings_leave_volume_out
     assert "[design-based]; an unmeasured confounder would need a risk ratio of" in \
         rows.loc["fcr_rate", "effect"]
     assert rows.loc["ticket_count", "evidence"] == CONFOUNDED
-    assert "not a finding" in rows.loc["ticket_count", "effect"]
+    assert rows.loc["ticket_count", "effect"].endswith("[confounded by construction: not a finding]")
     findings = describe_findings(res)
     body, note = findings.iloc[:-1], findings.iloc[-1]
     assert not body["finding"].str.contains("ticket").any()
     assert set(body["evidence"]) == {DESIGN_BASED}
     assert note["model"] == "note" and "ticket_count" in note["finding"]
+
+
+def test_tidy_summary_and_effect_carry_the_label(panel):
+    res = fit_retention(panel, drivers=["fcr_rate", "ticket_count"],
+                        controls=["C(plan)", "ticket_count_prior"], placebo=False)
+    tidy = res.tidy().set_index("term")
+    assert tidy.loc["fcr_rate", "evidence"] == DESIGN_BASED
+    assert tidy.loc["ticket_count", "evidence"] == CONFOUNDED
+    eff = res.effect("fcr_rate", 0.1)
+    assert eff["evidence"] == DESIGN_BASED and eff["sentence"].endswith("[design-based]")
+    assert res.effect("ticket_count")["sentence"].endswith(
+        "[confounded by construction: not a finding]")
+    text = repr(res.summary())
+    assert "Sensitivity to unobserved confounding" in text and "e_value" in text
+    assert "confounded by construction" in text

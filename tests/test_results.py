@@ -57,7 +57,8 @@ def test_effect_sentence(result):
     assert eff["estimate"] == pytest.approx(-2 * ame)
     assert eff["conf_low"] < eff["estimate"] < eff["conf_high"]
     assert re.fullmatch(r"-2 h resolution time ≈ -\d+\.\d\d pp monthly churn "
-                        r"\(95% CI -\d+\.\d\d to -\d+\.\d\d\)", eff["sentence"]), eff["sentence"]
+                        r"\(95% CI -\d+\.\d\d to -\d+\.\d\d\) \[design-based\]", eff["sentence"]), \
+        eff["sentence"]
     rate = result.effect("fcr_rate", 0.1)["sentence"]
     assert rate.startswith("+10 pp first-contact resolution ≈ -")
     with pytest.raises(ModelError, match="No effect for term 'csat_mean'"):
@@ -67,7 +68,7 @@ def test_effect_sentence(result):
 def test_revenue_sentence_in_currency():
     res = fit_revenue(toy_panel(), drivers=["csat_mean"], method="tweedie", placebo=False)
     assert re.fullmatch(r"\+1 CSAT ≈ \+\d+\.\d\d EUR monthly revenue \(95% CI \d+\.\d\d to "
-                        r"\d+\.\d\d\)", res.effect("csat_mean", 1)["sentence"])
+                        r"\d+\.\d\d\) \[design-based\]", res.effect("csat_mean", 1)["sentence"])
 
 
 def test_summary_display_is_stable(result):
