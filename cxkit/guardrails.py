@@ -223,7 +223,9 @@ def compare_naive(panel: pd.DataFrame, *, drivers=(), volume: str = "ticket_coun
     DataFrame
         One row per term (``volume`` then ``drivers``) with ``<spec>_ame,
         <spec>_conf_low, <spec>_conf_high, <spec>_p_value`` for spec in naive,
-        adjusted, within (NaN where a term is not in a specification).
+        adjusted, within (NaN where a term is not in a specification), then
+        ``evidence`` (the adjusted model's label: ticket volume is confounded
+        by construction) and ``reading`` (how to read the row).
     """
     controls = [c for c in controls if prior not in models.formula_columns([c])]
     naive = models.fit_retention(panel, drivers=[volume], controls=controls, outcome=outcome,
@@ -239,6 +241,14 @@ def compare_naive(panel: pd.DataFrame, *, drivers=(), volume: str = "ticket_coun
         eff.columns = ["term", f"{name}_ame", f"{name}_conf_low", f"{name}_conf_high",
                        f"{name}_p_value"]
         out = out.merge(eff, on="term", how="left")
+    from cxkit.evidence import CONFOUNDED, evidence_label
+
+    out["evidence"] = [evidence_label(adjusted, t) for t in out["term"]]
+    out["reading"] = [
+        "measures how much help customers needed: problem-prone customers contact support "
+        "more and churn more, so the naive effect is the trap, not support (compare the "
+        "columns; never a finding)" if ev == CONFOUNDED else
+        "support quality given contact: read the adjusted column" for ev in out["evidence"]]
     return out
 
 

@@ -192,6 +192,8 @@ def test_sample_naive_ticket_effect_is_spurious(sample):
     row = table.loc["ticket_count"]
     assert row["naive_ame"] > 0 and row["naive_p_value"] < 0.01
     assert row["within_conf_low"] < 0 < row["within_conf_high"]
+    assert row["evidence"] == "confounded by construction" and "the trap" in row["reading"]
+    assert table.loc["fcr_rate", "evidence"] == "design-based"
 
 
 def test_within_churn_on_the_sample_carries_the_absorbing_warning(sample, panel):
