@@ -10,7 +10,6 @@ analyst uses to probe a finding:
 * :func:`compare_naive` — the naive all-customer model next to the adjusted
   quality-given-contact model.
 * :func:`fit_within` — customer fixed effects (within transformation).
-* :func:`fit_mediation` — driver -> CSAT -> outcome.
 * :func:`fit_by_segment` and :func:`adjust_pvalues` — per-segment fits
   with Benjamini-Hochberg adjusted p-values.
 """
@@ -21,7 +20,6 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 import statsmodels.formula.api as smf
-from statsmodels.stats.mediation import Mediation
 from statsmodels.stats.multitest import multipletests
 
 from cxkit import models
@@ -30,7 +28,7 @@ from cxkit.results import ModelResult
 from cxkit.availability import adapts
 
 __all__ = ["design_checks", "caveat_text", "placebo_check", "compare_naive", "fit_within",
-           "fit_mediation", "fit_by_segment", "adjust_pvalues"]
+           "fit_by_segment", "adjust_pvalues"]
 
 PLACEBO_OUTCOME = "placebo_revenue_change_amount"
 
@@ -343,51 +341,6 @@ def _absorbing(panel: pd.DataFrame, *, outcome: str, entity: str, time: str | No
         observed = observed.sort_values([entity, time], kind="stable")
     y = observed[outcome]
     return bool((y.groupby(observed[entity]).cummax() == y).all())
-
-
-def fit_mediation(panel: pd.DataFrame, *, driver: str, mediator: str = "csat_mean",
-                  outcome: str = "churned_next", controls=(), delta: float = 1.0,
-                  design: str = "quality_given_contact", n_rep: int = 100, seed: int = 0,
-                  alpha: float = 0.05) -> pd.DataFrame:
-    """Mediation of ``driver -> mediator -> outcome`` (statsmodels ``Mediation``).
-
-    Mediator model: OLS of ``mediator`` on the driver and controls; outcome
-    model: binomial GLM (logit) of ``outcome`` on driver, mediator, controls.
-    The contrast is the driver at its mean vs mean + ``delta``. Effects are
-    on the probability scale in percentage points; intervals from
-    ``n_rep`` parametric simulations (quasi-Bayesian, Imai et al. 2010).
-
-    Returns
-    -------
-    DataFrame
-        ``effect, estimate_pp, conf_low, conf_high, p_value`` with effects
-        ``indirect (via mediator)``, ``direct``, ``total`` and
-        ``proportion mediated`` (a ratio, not pp).
-    """
-    df, _ = models.prepare_rows(panel, drivers=[driver, mediator], controls=controls,
-                                outcome=outcome, cluster=None, design=design)
-    df["exposure_"] = (df[driver] - df[driver].mean()) / delta
-    rhs = " + ".join(["exposure_", *controls]) if controls else "exposure_"
-    out_model = sm.GLM.from_formula(f"{outcome} ~ {rhs} + {mediator}", df,
-                                    family=sm.families.Binomial())
-    med_model = sm.OLS.from_formula(f"{mediator} ~ {rhs}", df)
-    state = np.random.get_state()
-    np.random.seed(seed)
-    try:
-        fit = Mediation(out_model, med_model, "exposure_", mediator).fit(n_rep=n_rep)
-        table = fit.summary(alpha=alpha)
-    finally:
-        np.random.set_state(state)
-    picks = {"ACME (average)": "indirect (via mediator)", "ADE (average)": "direct",
-             "Total effect": "total", "Prop. mediated (average)": "proportion mediated"}
-    table = table.loc[list(picks)]
-    out = pd.DataFrame({"effect": list(picks.values()),
-                        "estimate_pp": table.iloc[:, 0].to_numpy(float),
-                        "conf_low": table.iloc[:, 1].to_numpy(float),
-                        "conf_high": table.iloc[:, 2].to_numpy(float),
-                        "p_value": table.iloc[:, 3].to_numpy(float)})
-    out.loc[out["effect"] != "proportion mediated", ["estimate_pp", "conf_low", "conf_high"]] *= 100
-    return out
 
 
 def adjust_pvalues(p, *, method: str = "fdr_bh") -> np.ndarray:

@@ -7,7 +7,7 @@ import statsmodels.api as sm
 from statsmodels.stats.multitest import multipletests
 
 from cxkit.guardrails import (adjust_pvalues, caveat_text, compare_naive, fit_by_segment,
-                              fit_mediation, fit_within, placebo_check)
+                              fit_within, placebo_check)
 from cxkit.exceptions import ModelError
 from cxkit.models import fit_retention
 from cxkit.revenue import fit_revenue
@@ -94,17 +94,6 @@ def test_within_flags_an_outcome_that_ends_the_customer_history():
     frame.loc[3, "churned_next"] = 0  # a return to 0 is not an absorbing event
     assert not _absorbing(frame, outcome="churned_next", entity="customer_id",
                           time="period_index")
-
-
-def test_mediation_decomposes_total(panel):
-    table = fit_mediation(panel, driver="resolution_hours_mean", delta=5.0, n_rep=30).set_index(
-        "effect")
-    assert list(table.index) == ["indirect (via mediator)", "direct", "total",
-                                 "proportion mediated"]
-    assert table.loc["total", "estimate_pp"] == pytest.approx(
-        table.loc["indirect (via mediator)", "estimate_pp"] + table.loc["direct",
-                                                                        "estimate_pp"], rel=1e-6)
-    assert table.loc["total", "estimate_pp"] > 0  # +5 h raises churn in the toy
 
 
 def test_caveat_text_names_design_and_flags():
