@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cxkit.render import PAGE_CSS
+from cxkit.render import PAGE_CSS, _short_effect
 
 __all__ = ["list_batches", "history_table", "write_history"]
 
@@ -59,12 +59,13 @@ def list_batches(output_root) -> list[dict]:
 
 
 def _rows(folder: Path) -> pd.DataFrame:
-    path = folder / "results.csv"
-    if not path.exists():
-        return pd.DataFrame()
+    """The batch's estimates for all customers, read from its runs' ``results.json``."""
+    from cxkit.report import collect_results
+
     try:
-        table = pd.read_csv(path)
-    except (OSError, ValueError, pd.errors.EmptyDataError):
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        table = collect_results(manifest.get("runs") or [], root=folder)
+    except (OSError, ValueError, KeyError):
         return pd.DataFrame()
     if "segment" in table.columns:
         table = table[table["segment"].isna() | (table["segment"].astype(str) == "all")]
@@ -98,10 +99,13 @@ def history_table(output_root) -> pd.DataFrame:
             effects = rows[rows["notebook"] == notebook]
             if len(effects):
                 for r in effects.itertuples(index=False):
+                    if getattr(r, "evidence", None) == "confounded by construction":
+                        continue  # never a headline (see cxkit.evidence)
                     records.append({**base, "kind": "effect", "name": f"{r.outcome} ~ {r.term}",
                                     "model": r.model, "estimate": r.estimate,
                                     "conf_low": r.conf_low, "conf_high": r.conf_high,
-                                    "effect": r.effect})
+                                    "effect": _short_effect(r._asdict())
+                                    if isinstance(r.effect, str) else None})
                 break
         if not len(kpis) and not any((rows["notebook"] == n).any() for n in _EFFECT_NOTEBOOKS):
             records.append({**base, "kind": None})
@@ -206,8 +210,8 @@ def write_history(output_root) -> Path:
         cells = "".join(f"<td class='num'>{html.escape(kpis.get(k, '–'))}</td>"
                         for k in kpi_names)
         items = "".join(f"<li>{html.escape(e)}</li>" for e in effects) or "–"
-        rows.append(f"<tr><td><a href='{html.escape(batch['run_id'])}/index.html'>"
-                    f"{html.escape(when)}</a></td><td>{status}</td>{cells}"
+        rows.append(f"<tr><td class='when'><a href='{html.escape(batch['run_id'])}/index.html'>"
+                    f"{html.escape(when)}</a></td><td class='status'>{status}</td>{cells}"
                     f"<td><ul>{items}</ul></td></tr>")
     heads = "".join(f"<th>{html.escape(k.replace('_', ' '))}</th>" for k in kpi_names)
     page = f"""<!DOCTYPE html>
@@ -219,7 +223,8 @@ body {{ margin: 2em; max-width: 75em; }}
 table {{ border-collapse: collapse; width: 100%; font-size: .85em; }}
 td, th {{ border-bottom: 1px solid #ddd; padding: .3em .5em; text-align: left;
   vertical-align: top; overflow-wrap: anywhere; }}
-td.num {{ text-align: right; white-space: nowrap; overflow-wrap: normal; }} ul {{ margin: 0; padding-left: 1.1em; }}
+td.num, td.when, td.status {{ text-align: right; white-space: nowrap; overflow-wrap: normal; }}
+td.when, td.status {{ text-align: left; }} ul {{ margin: 0; padding-left: 1.1em; }}
 img {{ max-width: 100%; height: auto; }}
 </style></head><body>
 <header class="cx-header"><h1>CX report history</h1>

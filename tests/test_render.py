@@ -120,17 +120,20 @@ def _batch(root: Path, run_id: str, *, started: str, segments=("all", "SMB"),
                      "results": str((folder / rel / "results.json").relative_to(folder)),
                      "status": status, "duration_seconds": 1.0, "cells_seconds": 1.0,
                      "error": None})
+        kpi = folder / "02_support_kpis" / f"segment={seg}"
+        kpi.mkdir(parents=True)
+        (kpi / "results.json").write_text(json.dumps({"results": [
+            {"model": "kpi", "outcome": "fcr_rate", "term": "overall",
+             "estimate": 0.58 if seg == "all" else 0.11, "effect": "fcr rate: 0.58 share"}]}))
+        runs.append({"run": f"02_support_kpis/segment={seg}", "notebook": "02_support_kpis",
+                     "parameters": {"segment": seg}, "label_parameters": {"segment": seg},
+                     "notebook_path": f"02_support_kpis/segment={seg}/02_support_kpis.ipynb",
+                     "html": None, "results": f"02_support_kpis/segment={seg}/results.json",
+                     "status": status, "duration_seconds": 1.0, "cells_seconds": 1.0,
+                     "error": None})
     manifest = {"run_id": run_id, "status": status, "started_at": started, "source": "sample",
                 "versions": {"cxkit": "9.9.9"}, "data_fingerprint": "abc", "runs": runs}
     (folder / "manifest.json").write_text(json.dumps(manifest))
-    (folder / "results.csv").write_text(
-        "run,notebook,segment,model,outcome,term,estimate,conf_low,conf_high,p_value,effect\n"
-        + "".join(f"r,{n},{s},{m},{o},{t},{e},{e - 1},{e + 1},0.01,{t} sentence\n"
-                  for n, s, m, o, t, e in [
-                      ("02_support_kpis", "all", "kpi", "fcr_rate", "overall", 0.58),
-                      ("02_support_kpis", "SMB", "kpi", "fcr_rate", "overall", 0.11),
-                      ("03_retention_drivers", "all", "logit", "churned_next", "fcr_rate",
-                       -1.0)]))
     write_index(folder, manifest=manifest)
     return folder
 
@@ -156,8 +159,9 @@ def test_history_lists_every_complete_batch(tmp_path):
     for folder in (a, b):
         assert f"href='{folder.name}/index.html'" in page
     assert "cccccc" not in page and "2 complete batches" in page
-    assert page.count("58.0%") == 2 and "11.0%" not in page  # all customers only
-    assert page.count("<img") == 2 and "fcr_rate sentence" in page
+    # all customers only; the failed batch's runs give no figures, but the batch is listed
+    assert page.count("58.0%") == 1 and "11.0%" not in page
+    assert page.count("<img") == 2 and "+10 pp first-contact resolution" in page
     assert "failed" in page and not EXTERNAL.search(page)
 
 
