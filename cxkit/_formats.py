@@ -19,6 +19,7 @@ DELIMITERS = (";", "\t", "|", ",")
 _DATES = ("%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y/%m/%d", "%d-%m-%Y", "%m-%d-%Y")
 _TIMES = ("", " %H:%M", " %H:%M:%S")
 _EPOCH_DIGITS = {"epoch_s": (9, 10), "epoch_ms": (12, 13)}  # digits of today's Unix times
+MIN_SWAPPED = 5  # fewer unreadable dates than this are typos, not a swapped format
 MS_THRESHOLD = 1e11  # |seconds| above this are years after 5000; milliseconds below are 1973
 
 
@@ -85,7 +86,12 @@ def swapped_format(fmt: str) -> str | None:
 
 def check_day_month(text: pd.Series, failed: pd.Series, fmt: str, files: pd.Series | None,
                     parse: Callable[[pd.Series, str], pd.Series]) -> tuple | None:
-    """Find a file whose dates read fully with day and month swapped.
+    """Find a file whose dates read with day and month swapped.
+
+    A file qualifies when the swapped format reads every value ``fmt`` could
+    not read, and those are at least :data:`MIN_SWAPPED` values and 1% of the
+    file's (a lone typo such as month 13 stays a quarantined row): its dates
+    that read both ways (day <= 12) cannot be trusted either.
 
     Parameters
     ----------
@@ -103,20 +109,23 @@ def check_day_month(text: pd.Series, failed: pd.Series, fmt: str, files: pd.Seri
     Returns
     -------
     tuple or None
-        ``(file, other format, rows, share read by fmt)`` for the first file
-        where the swapped format reads every non-empty value and ``fmt`` does
-        not; ``None`` when there is none.
+        ``(file, other format, rows, share read by fmt, whole file)`` for the
+        first such file; ``whole file`` says whether the swapped format reads
+        every non-empty value of it. ``None`` when there is none.
     """
     other = swapped_format(fmt)
     if other is None or not failed.any():
         return None
     groups = files if files is not None else pd.Series("", index=text.index)
-    for name in pd.unique(groups[failed.to_numpy()]):
+    bad = failed.to_numpy()
+    for name in pd.unique(groups[bad]):
         rows = (groups == name).to_numpy() & text.notna().to_numpy()
-        values = text[rows]
-        if parse(values, other).notna().all():
-            share = 1.0 - float(failed.to_numpy()[rows].sum()) / len(values)
-            return name, other, len(values), share
+        n_failed = int(bad[rows].sum())
+        if n_failed < max(MIN_SWAPPED, 0.01 * rows.sum()):
+            continue
+        if parse(text[rows & bad], other).notna().all():
+            whole = bool(parse(text[rows & ~bad], other).notna().all())
+            return name, other, int(rows.sum()), 1.0 - n_failed / rows.sum(), whole
     return None
 
 

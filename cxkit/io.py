@@ -509,14 +509,21 @@ def _check_dates(text: pd.Series, failed: pd.Series, col: str, ctx: _Context) ->
                             lambda t, f: pd.to_datetime(t, format=f, errors="coerce"))
     if found is None:
         return
-    where, other, rows, share = found
+    where, other, rows, share, whole = found
     several = ctx.files is not None and ctx.files.nunique() > 1
-    fix = (f"set `tables.{name}.datetime_format: \"{other}\"`" + (
-        f" if every file writes day and month this way, else re-export {where} in the "
-        "others' format" if several else ""))
-    raise SchemaError(f"{export!r} in {where or ctx.label} reads as {other} for all {rows} rows "
-                      f"but as {fmt} (the config's datetime_format) for only {share:.0%}: day and "
-                      f"month are swapped, and half-parsed dates would be wrong. Fix: {fix}.")
+    setting = f"set `tables.{name}.datetime_format: \"{other}\"`"
+    if whole:
+        fix = setting + (f" if every file writes day and month this way, else re-export {where} "
+                         "in the others' format" if several else "")
+        raise SchemaError(
+            f"{export!r} in {where or ctx.label} reads as {other} for all {rows} rows but as "
+            f"{fmt} (the config's datetime_format) for only {share:.0%}: day and month are "
+            f"swapped, and half-parsed dates would be wrong. Fix: {fix}.")
+    raise SchemaError(
+        f"{export!r} in {where or ctx.label} mixes day/month orders: {1 - share:.0%} of its "
+        f"{rows} dates read only as {other}, the rest as {fmt} (the config's datetime_format), "
+        "and dates with a day up to 12 read both ways, so they cannot be told apart. Fix: "
+        f"re-export the file with one date format ({setting} if that is the export's).")
 
 
 def _dedupe_columns(frame: pd.DataFrame, bad: pd.Series, shown: pd.Series, ctx: _Context,

@@ -203,6 +203,11 @@ STRUCTURAL_CASES = [
          config={"tickets": {"datetime_format": "%m/%d/%Y %H:%M",
                              "_write_dates": "%m/%d/%Y %H:%M", "_swap_second_file": True}},
          error=SchemaError, words=("tickets-2.csv", "%d/%m/%Y %H:%M for all", "re-export")),
+    Case("day-month-mixed-rows", config={"tickets": {"datetime_format": "%m/%d/%Y %H:%M",
+                                                     "_write_dates": "%m/%d/%Y %H:%M",
+                                                     "_mix_rows": True}},
+         error=SchemaError, words=("'created_at' in tickets.csv mixes day/month orders",
+                                   "cannot be told apart", "re-export")),
     Case("semicolon-file-default-delimiter", config={"tickets": {"_sep": ";"}},
          error=SourceError, words=("tickets.csv", "separated by ';'", "read_options.delimiter")),
     Case("tab-file-default-delimiter", config={"revenue": {"_sep": "\t"}},
@@ -248,7 +253,7 @@ STRUCTURAL_CASES = [
 ]
 
 CASES = ROW_CASES + STRUCTURAL_CASES
-PRIVATE = ("_write_dates", "_sep", "_swap_second_file", "_csat_words", "_drop", "_empty",
+PRIVATE = ("_write_dates", "_mix_rows", "_sep", "_swap_second_file", "_csat_words", "_drop", "_empty",
            "_amounts_with_comma")
 
 
@@ -278,6 +283,10 @@ def write_export(tmp_path, case: Case) -> dict:
                         "answered_at"):
                 if col in frame:
                     frame[col] = _dates(frame[col], spec["_write_dates"])
+        if spec.get("_mix_rows"):  # every other row written day first
+            odd = frame.index % 2 == 1
+            frame.loc[odd, "created_at"] = _dates(pd.to_datetime(
+                frame.loc[odd, "created_at"], format=spec["_write_dates"]), "%d/%m/%Y %H:%M")
         if spec.get("_csat_words"):
             frame["csat"] = ["good", "bad"] * (len(frame) // 2)
         if spec.get("_drop"):

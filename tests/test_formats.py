@@ -125,8 +125,13 @@ def test_number_and_date_helpers():
     assert swapped_format("%d/%m/%Y %H:%M") == "%m/%d/%Y %H:%M" and swapped_format("%Y") is None
     both = pd.Series(["01/02/2024", "02/03/2024"])
     assert "cannot tell day from month" in format_hint(both)
-    text = pd.Series(["13/02/2024", "01/02/2024", "25/12/2024"])
-    failed = pd.to_datetime(text, format="%m/%d/%Y", errors="coerce").isna()
-    found = check_day_month(text, failed, "%m/%d/%Y", None,
-                            lambda t, f: pd.to_datetime(t, format=f, errors="coerce"))
-    assert found[1:] == ("%d/%m/%Y", 3, pytest.approx(1 / 3))
+    parse = lambda t, f: pd.to_datetime(t, format=f, errors="coerce")  # noqa: E731
+    swapped = pd.Series([f"{d:02d}/02/2024" for d in range(1, 21)])  # day first, 20 rows
+    failed = parse(swapped, "%m/%d/%Y").isna()
+    assert check_day_month(swapped, failed, "%m/%d/%Y", None, parse)[1:] == (
+        "%d/%m/%Y", 20, pytest.approx(12 / 20), True)
+    mixed = pd.concat([swapped, pd.Series(["02/25/2024"] * 20)], ignore_index=True)
+    failed = parse(mixed, "%m/%d/%Y").isna()
+    assert check_day_month(mixed, failed, "%m/%d/%Y", None, parse)[4] is False
+    typo = pd.Series(["02/01/2024"] * 20 + ["13/02/2024"])  # one month 13: a typo, not a swap
+    assert check_day_month(typo, parse(typo, "%m/%d/%Y").isna(), "%m/%d/%Y", None, parse) is None
