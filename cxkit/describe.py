@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from cxkit import registry
-from cxkit.availability import Missing, adapts
+from cxkit.availability import Missing, adapts, term_columns
 from cxkit.data import SupportData
 from cxkit.exceptions import ParameterError
 from cxkit.periods import check_period, period_starts
@@ -89,12 +89,14 @@ def describe_associations(panel: pd.DataFrame, *, drivers, outcome: str = "churn
     """Raw (unadjusted) outcome rate by band of each driver, with counts.
 
     Rows with the driver missing (no ticket in the period) form their own
-    band ``"no ticket"``, so the trap is visible: those customers differ.
+    band ``"no ticket"``, so the trap is visible: those customers differ. A
+    transformed driver (``log(resolution_hours_mean)``, ``x >= 4``) is banded
+    by its column, in the column's units.
     """
     rows = []
     df = panel[panel["outcome_observed"] & panel[outcome].notna()]
     for drv in drivers:
-        x = df[drv]
+        x = df[_column(drv, df)]  # a transform's bands are those of its column
         label = pd.Series("no ticket", index=df.index, dtype=object)
         has = x.notna()
         if has.sum() >= bands:
@@ -110,6 +112,14 @@ def describe_associations(panel: pd.DataFrame, *, drivers, outcome: str = "churn
     order = out["band"].map(_band_order)
     return (out.assign(_o=order).sort_values(["driver", "_o"], kind="stable")
             .drop(columns="_o").reset_index(drop=True))
+
+
+def _column(term: str, frame: pd.DataFrame) -> str:
+    """The panel column a driver term reads (the term itself when it is a column)."""
+    if term in frame.columns:
+        return term
+    names = term_columns(term)
+    return names[0] if names else term
 
 
 def _band_order(v):
@@ -184,13 +194,14 @@ def describe_performance(panel: pd.DataFrame, *, drivers, targets=None) -> pd.Da
     targets = dict(targets or {})
     rows = []
     for drv in drivers:
-        if drv not in targets and registry.lookup(drv).target is not None:
-            targets[drv] = registry.lookup(drv).target
+        col = _column(drv, panel)  # a transform is on target when its column is
+        if drv not in targets and registry.lookup(col).target is not None:
+            targets[drv] = registry.lookup(col).target
         if drv not in targets:
             raise ParameterError(f"No target for driver {drv!r}; pass targets={{{drv!r}: "
                                  "('<=' or '>=', threshold)}.")
         op, thr = targets[drv]
-        x = panel[drv].dropna()
+        x = panel[col].dropna()
         met = (x <= thr) if op == "<=" else (x >= thr)
         rows.append({"term": drv, "target": f"{op} {thr:g}",
                      "performance": round(100 * met.mean(), 1) if len(x) else np.nan,

@@ -35,3 +35,18 @@ def test_findings_say_which_models_could_not_be_estimated():
                             what_if=Missing("no scenario"))
     assert out["evidence"].tolist() == ["not estimated", "not estimated"]
     assert out["finding"].iloc[0].startswith("`csat_mean` has no values")
+
+
+def test_a_transformed_driver_is_banded_and_judged_by_its_column():
+    import numpy as np
+    import pandas as pd
+
+    from cxkit.describe import describe_associations, describe_performance
+
+    panel = pd.DataFrame({"outcome_observed": True, "churned_next": [0, 1, 0, 0, 1, 0, 0, 1.0],
+                          "resolution_hours_mean": [1, 2, 3, 4, 5, 6, 30, np.nan]})
+    bands = describe_associations(panel, drivers=["log(resolution_hours_mean)"], bands=2)
+    assert set(bands["driver"]) == {"log(resolution_hours_mean)"}
+    assert bands["band"].tolist() == ["no ticket", "1–4", "4–30"]  # hours, not log-hours
+    perf = describe_performance(panel, drivers=["log(resolution_hours_mean)"])
+    assert perf.iloc[0]["target"] == "<= 24" and perf.iloc[0]["performance"] == round(600 / 7, 1)
