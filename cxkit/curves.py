@@ -21,9 +21,6 @@ from cxkit.exceptions import ModelError
 
 __all__ = ["cohort_retention", "adjusted_survival"]
 
-_COHORT_FREQS = {"M": "M", "Q": "Q", "Y": "Y"}
-
-
 def cohort_retention(survival: pd.DataFrame, *, freq: str = "Q", min_customers: int = 30,
                      alpha: float = 0.05) -> pd.DataFrame:
     """Retention curves by signup cohort (months since signup), from the survival table.
@@ -38,8 +35,8 @@ def cohort_retention(survival: pd.DataFrame, *, freq: str = "Q", min_customers: 
     survival : DataFrame
         From :func:`cxkit.build_survival` (needs ``signup_at``,
         ``entry_months``, ``duration_months``, ``event``).
-    freq : {"M", "Q", "Y"}
-        Cohort width: signup month, quarter or year.
+    freq : {"W", "M", "Q"}
+        Cohort width: signup week, month or quarter (:mod:`cxkit.periods`).
     min_customers : int
         Cohorts with fewer customers are left out (too noisy to read).
     alpha : float
@@ -57,10 +54,10 @@ def cohort_retention(survival: pd.DataFrame, *, freq: str = "Q", min_customers: 
 
     check_columns(survival, ["signup_at", "entry_months", "duration_months", "event"],
                   role="Cohort retention")
-    if freq not in _COHORT_FREQS:
-        raise ModelError(f"freq={freq!r} is unknown; use one of {', '.join(_COHORT_FREQS)}.")
+    from cxkit.periods import pandas_freq
+
     inside = survival.loc[survival["entry_months"] <= 0]
-    cohort = inside["signup_at"].dt.to_period(_COHORT_FREQS[freq]).astype(str)
+    cohort = inside["signup_at"].dt.to_period(pandas_freq(freq)).astype(str)
     sizes = cohort.value_counts()
     keep = cohort.isin(sizes.index[sizes >= min_customers])
     if not keep.any():
