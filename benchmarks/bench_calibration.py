@@ -67,8 +67,8 @@ def check_sample(seed: int, *, n_customers: int = 3000, months: int = 24,
     eff = revenue.effects().set_index("term").loc["csat_mean"]
     money = truth["revenue"]["amount_per_csat_point"]
     out["covered"]["csat_mean (currency per point)"] = bool(
-        eff["ame_conf_low"] <= money <= eff["ame_conf_high"])
-    out["estimates"]["csat_mean (currency per point)"] = float(eff["ame"])
+        eff["conf_low"] <= money <= eff["conf_high"])
+    out["estimates"]["csat_mean (currency per point)"] = float(eff["estimate"])
 
     with_volume = cx.fit_retention(panel, drivers=[*DRIVERS, "ticket_count"], controls=CONTROLS,
                                    alpha=alpha, placebo=False)

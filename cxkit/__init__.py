@@ -21,6 +21,7 @@ from cxkit.exceptions import (
     ModelError,
     ParameterError,
     QuarantineWarning,
+    ResourceError,
     SchemaError,
     SmallSampleWarning,
     SourceError,
@@ -51,11 +52,11 @@ _LAZY = {
     "quality_rows": "result_rows",
     "select": "selection",
     "value_per_retained_customer": "describe",
-    "adjust_pvalues": "guardrails",
-    "compare_naive": "guardrails",
-    "fit_by_segment": "guardrails",
+    "adjust_pvalues": "comparisons",
+    "compare_naive": "comparisons",
+    "fit_by_segment": "comparisons",
     "fit_mediation": "mediation",
-    "fit_within": "guardrails",
+    "fit_within": "comparisons",
     "placebo_check": "guardrails",
     "driver_importance": "importance",
     "importance_performance": "importance",
@@ -93,8 +94,8 @@ _LAZY = {
 }
 
 _EXCEPTIONS = ["BatchError", "ConfigError", "CxkitError", "MissingDataError", "ModelError",
-               "ParameterError",
-               "QuarantineWarning", "SchemaError", "SmallSampleWarning", "SourceError"]
+               "ParameterError", "QuarantineWarning", "ResourceError", "SchemaError",
+               "SmallSampleWarning", "SourceError"]
 __all__ = sorted([*_LAZY, *_EXCEPTIONS]) + ["__version__"]
 
 
@@ -124,11 +125,11 @@ if TYPE_CHECKING:  # static analysers and IDEs see the eager imports
         coverage_plot, describe_associations, describe_findings, describe_panel,
         describe_performance, describe_sources, value_per_retained_customer,
     )
-    from cxkit.display import format_table
-    from cxkit.guardrails import (
+    from cxkit.comparisons import (
         adjust_pvalues, compare_naive, fit_by_segment, fit_within,
-        placebo_check,
     )
+    from cxkit.display import format_table
+    from cxkit.guardrails import placebo_check
     from cxkit.importance import driver_importance, importance_performance
     from cxkit.io import read_support_data
     from cxkit.mediation import fit_mediation

@@ -7,7 +7,7 @@ notebooks run on both without any branching in a notebook cell:
 - **"auto" terms.** In ``drivers`` or ``controls``, the word ``"auto"``
   stands for the default terms this panel can support
   (:func:`expand_terms`): for controls, those of
-  :data:`~cxkit.models.DEFAULT_CONTROLS` whose columns exist and vary (no
+  :data:`~cxkit.terms.DEFAULT_CONTROLS` whose columns exist and vary (no
   ``C(segment)`` without a segment column); for drivers, those of
   :data:`DEFAULT_DRIVERS` the export measures (no first-response median
   without first-response times). Other terms are kept as written: a term the
@@ -92,9 +92,9 @@ def _show(note: Missing) -> None:
 
 def term_columns(term: str) -> list[str]:
     """Columns a driver or control term reads: ``np.log1p(tenure_months)`` -> tenure_months."""
-    from cxkit.models import formula_columns
+    from cxkit.terms import parse_term
 
-    return formula_columns([term])
+    return [parse_term(term, role="control").column]
 
 
 def _varies(panel: pd.DataFrame, column: str) -> bool:
@@ -120,7 +120,7 @@ def expand_terms(panel: pd.DataFrame, terms, *, role: str) -> list[str]:
     -------
     list of str
         Terms in order, ``"auto"`` expanded, duplicates removed: for
-        controls, :data:`~cxkit.models.DEFAULT_CONTROLS` whose columns exist
+        controls, :data:`~cxkit.terms.DEFAULT_CONTROLS` whose columns exist
         and vary; for drivers, :data:`DEFAULT_DRIVERS` with any value.
 
     Examples
@@ -139,7 +139,7 @@ def expand_terms(panel: pd.DataFrame, terms, *, role: str) -> list[str]:
         if term != AUTO:
             out.append(term)
         elif role == "control":
-            from cxkit.models import DEFAULT_CONTROLS
+            from cxkit.terms import DEFAULT_CONTROLS
 
             out.extend(t for t in DEFAULT_CONTROLS
                        if all(_varies(panel, c) for c in term_columns(t)))

@@ -49,7 +49,7 @@ def cohort_retention(survival: pd.DataFrame, *, freq: str = "Q", min_customers: 
         signup), ``survival`` (share still active, 0-1), ``conf_low,
         conf_high, at_risk``.
     """
-    from cxkit.models import check_columns
+    from cxkit.fitting import check_columns
     from cxkit.survival import kaplan_meier
 
     check_columns(survival, ["signup_at", "entry_months", "duration_months", "event"],
@@ -105,7 +105,7 @@ def adjusted_survival(result, *, term: str | None = None, levels=None) -> pd.Dat
         ``group`` (e.g. ``"first-contact resolution = 0.9"``), ``time``,
         ``survival``, ``conf_low``/``conf_high`` (NaN), ``at_risk`` (NaN).
     """
-    from cxkit.results import driver_label
+    from cxkit.labels import driver_label
 
     res = result.model_result
     model = res.model

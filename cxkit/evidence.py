@@ -26,7 +26,7 @@ import re
 
 import pandas as pd
 
-__all__ = ["DESIGN_BASED", "ASSOCIATION", "CONFOUNDED", "EVIDENCE_LABELS", "EVIDENCE_NOTES", "is_help_needed", "evidence_label", "evidence_labels", "is_finding"]
+__all__ = ["DESIGN_BASED", "ASSOCIATION", "CONFOUNDED", "EVIDENCE_LABELS", "EVIDENCE_NOTES", "is_help_needed", "evidence_label", "evidence_labels", "is_finding", "weakest"]
 
 DESIGN_BASED = "design-based"
 ASSOCIATION = "association only"
@@ -83,7 +83,9 @@ def _design_ok(result, term: str) -> bool:
         # a failed placebo speaks against the drivers it names; any other failure, all
         if check != PLACEBO_CHECK or term in _placebo_failed_terms(str(detail)):
             return False
-    design = (result.diagnostics or {}).get("design")
+    spec = getattr(result, "spec", None)
+    diagnostics = result.diagnostics or {}
+    design = diagnostics["design"] if "design" in diagnostics else getattr(spec, "design", None)
     return design != "all"  # quality metrics compared across contacted and silent customers
 
 
@@ -98,8 +100,16 @@ def evidence_label(result, term: str) -> str:
 
 def evidence_labels(result, terms=None) -> pd.Series:
     """Evidence label per term (default: every term of ``result.tidy()``), indexed by term."""
-    terms = list(result.tidy_table["term"]) if terms is None else list(terms)
+    terms = list(dict.fromkeys(result.estimates_table["term"])) if terms is None \
+        else list(terms)
     return pd.Series([evidence_label(result, t) for t in terms], index=terms, name="evidence")
+
+
+def weakest(labels) -> str:
+    """The weakest of several labels (e.g. of the drivers a what-if scenario changes)."""
+    order = [CONFOUNDED, ASSOCIATION, DESIGN_BASED]
+    ranks = [order.index(x) for x in labels if x in order]
+    return order[min(ranks)] if ranks else ASSOCIATION
 
 
 def is_finding(evidence: str) -> bool:

@@ -16,6 +16,7 @@ __all__ = [
     "MissingDataError",
     "ModelError",
     "ParameterError",
+    "ResourceError",
     "BatchError",
     "ResourceError",
     "QuarantineWarning",
@@ -28,7 +29,7 @@ class CxkitError(Exception):
 
 
 class ConfigError(CxkitError, ValueError):
-    """A source or run config is malformed (unknown key, wrong type, missing path)."""
+    """A source or run config (a YAML file) is malformed: unknown key, wrong type, missing path."""
 
 
 class SourceError(CxkitError, OSError):
@@ -48,11 +49,17 @@ class MissingDataError(SchemaError):
 
 
 class ModelError(CxkitError, ValueError):
-    """A model cannot be fitted as asked (too few events, separation, collinearity...)."""
+    """The data cannot identify the model (too few events, separation, collinearity, a
+    column the panel lacks, non-convergence)."""
 
 
 class ParameterError(CxkitError, ValueError):
-    """A notebook parameter is unknown to the notebook or has the wrong type."""
+    """A function argument or notebook parameter has a value cxkit cannot use (an unknown
+    ``method`` or ``design``, a driver outside the whitelist, a wrong type)."""
+
+
+class ResourceError(CxkitError, OSError):
+    """The machine ran out of something: memory, disk space, or permission to write."""
 
 
 class BatchError(CxkitError, RuntimeError):

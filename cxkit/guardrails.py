@@ -1,34 +1,33 @@
-"""Guardrails: checks that keep a support-to-outcome estimate honest.
+"""Guardrails: the design checks shown with every estimate.
 
 Every ``fit_*`` result carries a ``guardrails`` table (``check, status,
 detail``; status is ``passes``, ``warning``, ``fails`` or ``not run``) and a
-``caveat`` paragraph built here. The module also offers the comparisons an
-analyst uses to probe a finding:
+``caveat`` paragraph, both built here from the model's
+:class:`~cxkit.fitting.ModelSpec`:
 
+* exposure strictly before the outcome, quality given contact, events per
+  parameter, how the standard errors were computed;
 * :func:`placebo_check` — do period-t drivers "predict" the revenue change
   that happened *before* period t? They should not.
-* :func:`compare_naive` — the naive all-customer model next to the adjusted
-  quality-given-contact model.
-* :func:`fit_within` — customer fixed effects (within transformation).
-* :func:`fit_by_segment` and :func:`adjust_pvalues` — per-segment fits
-  with Benjamini-Hochberg adjusted p-values.
+
+The comparison models an analyst probes a finding with (naive vs adjusted,
+within-customer, mediation, per segment) live in :mod:`cxkit.comparisons`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
-import statsmodels.formula.api as smf
-from statsmodels.stats.multitest import multipletests
 
-from cxkit import models
+from cxkit import fitting
 from cxkit.exceptions import ModelError
-from cxkit.results import ModelResult
-from cxkit.availability import adapts
+from cxkit.fitting import ModelSpec
 
-__all__ = ["design_checks", "caveat_text", "placebo_check", "compare_naive", "fit_within",
-           "fit_by_segment", "adjust_pvalues"]
+__all__ = ["design_checks", "caveat_text", "placebo_check", "placebo_outcome",
+           "PLACEBO_OUTCOME"]
 
 PLACEBO_OUTCOME = "placebo_revenue_change_amount"
 
@@ -37,23 +36,51 @@ def _row(check: str, status: str, detail: str) -> dict:
     return {"check": check, "status": status, "detail": detail}
 
 
-def placebo_check(panel: pd.DataFrame, *, drivers, controls=models.DEFAULT_CONTROLS,
+def placebo_outcome(panel: pd.DataFrame, *, entity: str = "customer_id") -> np.ndarray:
+    """``revenue_amount[t-1] - revenue_amount[t-2]`` of each row's customer (NaN if absent).
+
+    Aligned with the rows of ``panel``; periods are consecutive
+    ``period_index`` values of the same ``entity``. Computed on arrays (one
+    sort when the panel is not already ordered), without copying the panel.
+    """
+    fitting.check_columns(panel, [entity, "period_index", "revenue_amount"], role="Placebo")
+    ent = pd.factorize(panel[entity])[0]
+    per = panel["period_index"].to_numpy()
+    rev = panel["revenue_amount"].to_numpy(dtype=float)
+    ordered = len(ent) < 2 or bool(np.all((ent[1:] > ent[:-1]) | (
+        (ent[1:] == ent[:-1]) & (per[1:] > per[:-1]))))
+    order = np.arange(len(ent)) if ordered else np.lexsort((per, ent))
+    e, p, r = ent[order], per[order], rev[order]
+    lag1 = np.full(len(r), np.nan)
+    lag2 = np.full(len(r), np.nan)
+    same1 = (e[1:] == e[:-1]) & (p[1:] == p[:-1] + 1)
+    lag1[1:][same1] = r[:-1][same1]
+    same2 = (e[2:] == e[:-2]) & (p[2:] == p[:-2] + 2)
+    lag2[2:][same2] = r[:-2][same2]
+    out = np.empty(len(r))
+    out[order] = lag1 - lag2
+    return out
+
+
+def placebo_check(panel: pd.DataFrame, *, drivers, controls=fitting.DEFAULT_CONTROLS,
                   design: str = "quality_given_contact", cluster: str | None = "customer_id",
-                  entity: str = "customer_id", alpha: float = 0.05) -> pd.DataFrame:
+                  cov_type: str | None = None, entity: str = "customer_id",
+                  alpha: float = 0.05, spec: ModelSpec | None = None) -> pd.DataFrame:
     """Regress the revenue change measured BEFORE period t on the period-t drivers.
 
     The placebo outcome is ``revenue_amount[t-1] - revenue_amount[t-2]`` of the
-    same customer (consecutive ``period_index`` values). Support experienced in
-    period t cannot cause it, so a clear association means the drivers pick up
+    same customer (:func:`placebo_outcome`). Support experienced in period t
+    cannot cause it, so a clear association means the drivers pick up
     pre-existing differences between customers (e.g. accounts already in
     decline get worse support), which would bias the churn/revenue effects too.
-    OLS with the same controls, design and clustered standard errors.
+    OLS with the same drivers (and transforms), controls, design and standard
+    errors as the model (``spec``, when given, replaces the other arguments).
 
     Returns
     -------
     DataFrame
         One row per driver: ``term, estimate, conf_low, conf_high, p_value,
-        std_effect, verdict``. ``std_effect`` is ``estimate * sd(driver) /
+        std_effect, verdict``. ``std_effect`` is ``estimate * sd(driver term) /
         sd(placebo)`` (size, for reading); the verdict is ``fails`` when the
         interval excludes 0, else ``passes``.
 
@@ -64,20 +91,17 @@ def placebo_check(panel: pd.DataFrame, *, drivers, controls=models.DEFAULT_CONTR
         earlier change to test), or fewer than 30 rows have two earlier
         periods of revenue. The message says which.
     """
-    models.check_columns(panel, [entity, "period_index", "revenue_amount"], role="Placebo")
-    base = panel[[entity, "period_index", "revenue_amount"]]
-    lag = []
-    for k in (1, 2):
-        shifted = base.assign(period_index=base["period_index"] + k)
-        lag.append(shifted.rename(columns={"revenue_amount": f"rev_lag{k}_"}))
-    df = panel.merge(lag[0], on=[entity, "period_index"], how="left").merge(
-        lag[1], on=[entity, "period_index"], how="left")
-    df[PLACEBO_OUTCOME] = df["rev_lag1_"] - df["rev_lag2_"]
-    if "outcome_observed" in df.columns:
-        df = df.drop(columns="outcome_observed")  # the placebo outcome is in the past
-    used, _ = models.prepare_rows(df, drivers=drivers, controls=controls,
-                                  outcome=PLACEBO_OUTCOME, cluster=cluster, design=design)
-    if len(used) and used[PLACEBO_OUTCOME].std() == 0:
+    if spec is None:
+        spec = fitting.make_spec(panel, outcome=PLACEBO_OUTCOME, drivers=drivers,
+                                 controls=controls, design=design, cluster=cluster,
+                                 cov_type=cov_type)
+    else:
+        spec = dataclasses.replace(spec, outcome=PLACEBO_OUTCOME)
+    outcome = placebo_outcome(panel, entity=entity)
+    used, _ = fitting.prepare_rows(panel, spec, extra={PLACEBO_OUTCOME: outcome},
+                                   observed_only=False)
+    y = used[PLACEBO_OUTCOME].to_numpy(dtype=float)
+    if len(used) and np.std(y) == 0:
         constant = panel["revenue_amount"].dropna().unique()
         what = (f"revenue_amount is always {constant[0]:g}" if len(constant) == 1 else
                 "each customer's revenue is the same from period to period")
@@ -87,27 +111,45 @@ def placebo_check(panel: pd.DataFrame, *, drivers, controls=models.DEFAULT_CONTR
     if len(used) < 30:
         raise ModelError(f"Placebo check not run: only {len(used)} rows have two earlier "
                          f"periods of revenue; it needs at least 30 (a longer history).")
-    model = smf.ols(models.build_formula(PLACEBO_OUTCOME, drivers, controls), used)
-    res = models._fit(model, groups=models._groups(used, cluster), drivers=list(drivers),
-                      label="Placebo OLS")
-    tidy = models.tidy_frame(res, alpha).set_index("term").loc[list(drivers)].reset_index()
-    sd_y = used[PLACEBO_OUTCOME].std()
-    tidy["std_effect"] = [b * used[d].std() / sd_y for b, d in zip(tidy["estimate"], drivers)]
+    design_matrix = fitting.build_design(used, spec)
+    fitting.check_rank(design_matrix, spec)
+    model = sm.OLS(pd.Series(y, name=PLACEBO_OUTCOME),
+                   pd.DataFrame(design_matrix.matrix, columns=list(design_matrix.names)))
+    res = fitting.fit_model(model, spec, groups=fitting.cluster_codes(used, spec.cluster),
+                            label="Placebo OLS")
+    names = list(spec.driver_names)
+    tidy = fitting.coefficient_rows(res, alpha=alpha, unit="currency", spec=spec)
+    tidy = tidy.set_index("term").loc[names].reset_index()
+    sd_y = np.std(y, ddof=1)
+    tidy["std_effect"] = [b * np.std(design_matrix.matrix[:, design_matrix.index(d)], ddof=1)
+                          / sd_y for b, d in zip(tidy["estimate"], names)]
     covers = (tidy["conf_low"] <= 0) & (tidy["conf_high"] >= 0)
     tidy["verdict"] = np.where(covers, "passes", "fails")
     return tidy[["term", "estimate", "conf_low", "conf_high", "p_value", "std_effect",
                  "verdict"]]
 
 
-def design_checks(panel: pd.DataFrame, used: pd.DataFrame, *, outcome: str, drivers, controls,
-                  design: str, cluster, events, n_params: int, placebo: bool = True,
-                  alpha: float = 0.05) -> pd.DataFrame:
+def _errors_row(spec: ModelSpec, used: pd.DataFrame) -> dict:
+    one_per_customer = ("customer_id" in used.columns and len(used) > 0
+                        and not used["customer_id"].duplicated().any())
+    if spec.cov_type == "cluster":
+        return _row("clustered_errors", "passes", f"standard errors clustered by {spec.cluster}")
+    kind = ("robust (HC1)" if spec.cov_type == "HC1" else "model-based (nonrobust)")
+    if one_per_customer:
+        return _row("clustered_errors", "passes", f"one row per customer: {kind} standard "
+                    f"errors, no clustering needed")
+    return _row("clustered_errors", "warning", f"{kind} standard errors without clustering: "
+                "repeated rows per customer understate uncertainty")
+
+
+def design_checks(panel: pd.DataFrame, used: pd.DataFrame, spec: ModelSpec, *, events,
+                  n_params: int, placebo: bool = True, alpha: float = 0.05) -> pd.DataFrame:
     """The guardrails table attached to a result (``check, status, detail``)."""
     rows = []
-    horizon = panel.attrs.get("horizon")
-    if isinstance(horizon, (int, np.integer)) and horizon >= 1:
+    outcome = spec.outcome
+    if spec.horizon is not None and spec.horizon >= 1:
         rows.append(_row("exposure_before_outcome", "passes",
-                         f"outcome measured {horizon} period(s) after the drivers"))
+                         f"outcome measured {spec.horizon} period(s) after the drivers"))
     elif outcome.endswith("_next") or "_next_" in outcome:
         rows.append(_row("exposure_before_outcome", "passes",
                          f"{outcome} is measured in the period after the drivers"))
@@ -115,7 +157,7 @@ def design_checks(panel: pd.DataFrame, used: pd.DataFrame, *, outcome: str, driv
         rows.append(_row("exposure_before_outcome", "warning",
                          f"cannot confirm {outcome} is measured after the drivers; use a "
                          f"*_next outcome from build_panel"))
-    if design == "quality_given_contact":
+    if spec.design == "quality_given_contact":
         rows.append(_row("quality_given_contact", "passes",
                          "only periods with a ticket: compares customers who all contacted "
                          "support, by how well it went"))
@@ -127,20 +169,10 @@ def design_checks(panel: pd.DataFrame, used: pd.DataFrame, *, outcome: str, driv
         epp = events / max(n_params, 1)
         rows.append(_row("events_per_parameter", "passes" if epp >= 10 else "warning",
                          f"{events} events / {n_params} parameters = {epp:.1f}"))
-    one_per_customer = ("customer_id" in used.columns and len(used)
-                        and not used["customer_id"].duplicated().any())
-    if cluster:
-        rows.append(_row("clustered_errors", "passes", f"standard errors clustered by {cluster}"))
-    elif one_per_customer:
-        rows.append(_row("clustered_errors", "passes", "one row per customer: robust (HC1) "
-                         "standard errors, no clustering needed"))
-    else:
-        rows.append(_row("clustered_errors", "warning",
-                         "no clustering: repeated rows per customer understate uncertainty"))
+    rows.append(_errors_row(spec, used))
     if placebo:
         try:
-            table = placebo_check(panel, drivers=drivers, controls=controls, design=design,
-                                  cluster=cluster, alpha=alpha)
+            table = placebo_check(panel, drivers=(), spec=spec, alpha=alpha)
             failed = table.loc[table["verdict"] == "fails", "term"].tolist()
             detail = "; ".join(f"{t}: {e:.3g} ({lo:.3g} to {hi:.3g})" for t, e, lo, hi in
                                table[["term", "estimate", "conf_low", "conf_high"]].itertuples(
@@ -155,25 +187,35 @@ def design_checks(panel: pd.DataFrame, used: pd.DataFrame, *, outcome: str, driv
     return pd.DataFrame(rows)
 
 
-def caveat_text(*, design: str, outcome_label: str, n_obs: int, controls,
-                checks: pd.DataFrame | None = None, cluster: str | None = "customer_id") -> str:
+def standard_error_words(spec: ModelSpec) -> str:
+    """How the standard errors were computed, in words (for caveats)."""
+    if spec.cov_type == "cluster":
+        return ("standard errors clustered by customer" if spec.cluster == "customer_id"
+                else f"standard errors clustered by {spec.cluster}")
+    if spec.cov_type == "HC1":
+        return "robust (HC1) standard errors, not clustered"
+    return "model-based (nonrobust) standard errors"
+
+
+def caveat_text(spec: ModelSpec, *, outcome_label: str, n_obs: int,
+                checks: pd.DataFrame | None = None) -> str:
     """One paragraph stating the design and what the estimates do not prove.
 
-    It says what the fit did: clustered standard errors only when clustered,
-    "the following period" only when the checks confirm the outcome comes
-    after the drivers (one row per customer: an association with no order
-    in time), and "all guardrail checks pass" only when every check ran and
-    passed; a check that did not run is named with its reason.
+    It says what the fit did: the standard errors as computed
+    (:func:`standard_error_words`), "the following period" only when the
+    checks confirm the outcome comes after the drivers (one row per
+    customer: an association with no order in time), and "all guardrail
+    checks pass" only when every check ran and passed; a check that did not
+    run is named with its reason.
     """
     status = (checks.set_index("check")["status"] if checks is not None and len(checks)
               else pd.Series(dtype=object))
     ordered = status.get("exposure_before_outcome") == "passes"
-    adj = ", ".join(map(str, controls)) if controls else "nothing"
-    errors = (f"standard errors clustered by {'customer' if cluster == 'customer_id' else cluster}"
-              if cluster else "robust (HC1) standard errors, not clustered")
+    adj = ", ".join(spec.control_names) if spec.controls else "nothing"
+    errors = standard_error_words(spec)
     if ordered:
         who = ("customer-periods with at least one ticket (quality given contact)"
-               if design == "quality_given_contact" else "all customer-periods")
+               if spec.design == "quality_given_contact" else "all customer-periods")
         text = (f"Design: {n_obs:,} {who}; support metrics of period t related to "
                 f"{outcome_label} in the following period, adjusted for {adj}, {errors}. "
                 f"These are associations: unmeasured differences between customers "
@@ -194,198 +236,3 @@ def caveat_text(*, design: str, outcome_label: str, n_obs: int, controls,
         if not bad and not len(skipped):
             text += " All guardrail checks pass."
     return text
-
-
-@adapts
-def compare_naive(panel: pd.DataFrame, *, drivers=(), volume: str = "ticket_count",
-                  prior: str = "ticket_count_prior", controls=models.DEFAULT_CONTROLS,
-                  outcome: str = "churned_next", cluster: str | None = "customer_id",
-                  alpha: float = 0.05) -> pd.DataFrame:
-    """Naive, adjusted and within-customer churn effects side by side (pp per unit).
-
-    * ``naive``: all customers, ``outcome ~ volume + controls`` (``prior``
-      is taken out of the controls if given there); quality drivers are left out because they exist
-      only for contacted customers.
-    * ``adjusted``: quality given contact, ``outcome ~ volume + drivers +
-      controls + prior``.
-    * ``within``: :func:`fit_within` on ``volume + drivers`` (customer fixed
-      effects; removes any time-constant customer trait such as a propensity
-      to have problems, which the prior-volume control only proxies). For
-      churn, which happens once and ends the customer's history, the within
-      comparison is biased in size and can be in sign (see
-      :func:`fit_within`): read it as a check on the ticket-volume trap, not
-      as an effect size.
-
-    Returns
-    -------
-    DataFrame
-        One row per term (``volume`` then ``drivers``) with ``<spec>_ame,
-        <spec>_conf_low, <spec>_conf_high, <spec>_p_value`` for spec in naive,
-        adjusted, within (NaN where a term is not in a specification), then
-        ``evidence`` (the adjusted model's label: ticket volume is confounded
-        by construction) and ``reading`` (how to read the row).
-    """
-    controls = [c for c in controls if prior not in models.formula_columns([c])]
-    naive = models.fit_retention(panel, drivers=[volume], controls=controls, outcome=outcome,
-                                 cluster=cluster, design="all", alpha=alpha, placebo=False)
-    adjusted = models.fit_retention(panel, drivers=[volume, *drivers],
-                                    controls=[*controls, prior], outcome=outcome,
-                                    cluster=cluster, design="quality_given_contact",
-                                    alpha=alpha, placebo=False)
-    within = fit_within(panel, drivers=[volume, *drivers], outcome=outcome, alpha=alpha)
-    out = pd.DataFrame({"term": [volume, *drivers]})
-    for name, res in (("naive", naive), ("adjusted", adjusted), ("within", within)):
-        eff = res.effects()[["term", "ame", "ame_conf_low", "ame_conf_high", "p_value"]]
-        eff.columns = ["term", f"{name}_ame", f"{name}_conf_low", f"{name}_conf_high",
-                       f"{name}_p_value"]
-        out = out.merge(eff, on="term", how="left")
-    from cxkit.evidence import CONFOUNDED, evidence_label
-
-    out["evidence"] = [evidence_label(adjusted, t) for t in out["term"]]
-    out["reading"] = [
-        "measures how much help customers needed: problem-prone customers contact support "
-        "more and churn more, so the naive effect is the trap, not support (compare the "
-        "columns; never a finding)" if ev == CONFOUNDED else
-        "support quality given contact: read the adjusted column" for ev in out["evidence"]]
-    return out
-
-
-def fit_within(panel: pd.DataFrame, *, drivers, outcome: str = "churned_next",
-               entity: str = "customer_id", time: str | None = "period_index",
-               design: str = "quality_given_contact", alpha: float = 0.05) -> ModelResult:
-    """Customer fixed-effects (within) linear model, clustered by customer.
-
-    Outcome and drivers (and period dummies when ``time`` is given) are
-    demeaned within each customer, removing every time-constant difference
-    between customers (such as a propensity to have problems). OLS on the
-    demeaned data without intercept; standard errors clustered by customer,
-    as Stata's ``xtreg, fe vce(cluster)``. For a 0/1 outcome this is a linear
-    probability model and effects are in percentage points per unit.
-    Customers with a single usable row carry no information and are dropped
-    (counted in ``dropped``).
-
-    An outcome that can happen only once and ends the customer's rows (churn:
-    once a row's outcome is 1, every later row's is too) breaks the design: the event
-    fixes where the panel stops, so demeaning ties the outcome to the length
-    of each customer's history, and fixed-effects methods need repeated
-    events (Allison, 1996, *Sociological Methods & Research* 25(2)). The
-    ``guardrails`` table then carries an ``absorbing_outcome`` warning and the
-    estimates are a directional check, not effect sizes; use
-    :func:`cxkit.fit_retention` for those.
-    """
-    drivers = list(drivers)
-    extra = [time] if time else []
-    df, dropped = models.prepare_rows(panel, drivers=drivers, controls=extra, outcome=outcome,
-                                      cluster=entity, design=design)
-    sizes = df.groupby(entity)[entity].transform("size")
-    single = int((sizes < 2).sum())
-    df = df.loc[sizes >= 2].reset_index(drop=True)
-    dropped = pd.concat([dropped, pd.DataFrame([{
-        "step": "single_row_customer", "reason": "customer has one usable row (no within "
-        "variation)", "rows_dropped": single, "rows_remaining": len(df)}])], ignore_index=True)
-    models._check_drivers(df, drivers)
-    y = df[outcome].astype(float)
-    x = df[drivers].astype(float)
-    if time:
-        dummies = pd.get_dummies(df[time], prefix="period", drop_first=True, dtype=float)
-        x = pd.concat([x, dummies], axis=1)
-    g = df[entity]
-    yd = y - y.groupby(g).transform("mean")
-    xd = x - x.groupby(g).transform("mean")
-    keep = [c for c in xd.columns if c in drivers or xd[c].abs().sum() > 0]
-    model = sm.OLS(yd.to_numpy(), xd[keep])
-    models._check_rank(model, drivers)
-    res = models._fit(model, groups=models._groups(df, entity), drivers=drivers,
-                      label="Within model")
-    tidy = models.tidy_frame(res, alpha)
-    scale = 100.0 if set(pd.unique(y)) <= {0.0, 1.0} else 1.0
-    unit = "pp" if scale == 100.0 else "outcome units"
-    t = tidy.set_index("term").loc[drivers]
-    effects = pd.DataFrame({"term": drivers, "ame": scale * t["estimate"].to_numpy(),
-                            "ame_std_error": scale * t["std_error"].to_numpy(),
-                            "ame_conf_low": scale * t["conf_low"].to_numpy(),
-                            "ame_conf_high": scale * t["conf_high"].to_numpy(),
-                            "p_value": t["p_value"].to_numpy(), "unit": unit})
-    label = models.outcome_label(panel, outcome)
-    rows = [_row("customer_fixed_effects", "passes",
-                 "time-constant customer differences removed by demeaning")]
-    absorbing = _absorbing(panel, outcome=outcome, entity=entity, time=time)
-    if absorbing:
-        rows.append(_row("absorbing_outcome", "warning",
-                         f"{outcome} never returns to 0 once it is 1 (an event that ends "
-                         "the customer's rows): within-customer estimates are biased for it (fixed effects need "
-                         "repeated events); read them for direction only and take effect "
-                         "sizes from fit_retention"))
-    checks = pd.DataFrame(rows)
-    return ModelResult(
-        kind="within", outcome=outcome, drivers=tuple(drivers),
-        formula=models.build_formula(outcome, drivers, extra) + f" | {entity} FE",
-        n_obs=len(df), effect_unit=unit, outcome_label=label, alpha=alpha, tidy_table=tidy,
-        effects_table=effects, dropped_table=dropped, guardrails_table=checks,
-        diagnostics={"clusters": int(g.nunique()), "design": design}, model_result=res,
-        caveat=(f"Within-customer design: {len(df):,} rows of {g.nunique():,} customers; "
-                f"effects come from changes over time within the same customer. Time-varying "
-                f"confounders can still bias them."
-                + (f" {outcome} ends the customer's history, so these estimates are biased "
-                   "(fixed effects need repeated events): a check on direction, not effect "
-                   "sizes." if absorbing else "")))
-
-
-def _absorbing(panel: pd.DataFrame, *, outcome: str, entity: str, time: str | None) -> bool:
-    """Whether a 0/1 ``outcome`` never returns to 0 once it is 1 (churn within a horizon)."""
-    observed = panel.loc[panel[outcome].notna(), [entity, outcome] + ([time] if time else [])]
-    values = set(pd.unique(observed[outcome]))
-    if not values <= {0, 1} or 1 not in values:
-        return False
-    if time:
-        observed = observed.sort_values([entity, time], kind="stable")
-    y = observed[outcome]
-    return bool((y.groupby(observed[entity]).cummax() == y).all())
-
-
-def adjust_pvalues(p, *, method: str = "fdr_bh") -> np.ndarray:
-    """Multiple-testing adjusted p-values (default Benjamini-Hochberg); NaN stays NaN."""
-    p = np.asarray(p, dtype=float)
-    out = np.full_like(p, np.nan)
-    ok = ~np.isnan(p)
-    if ok.any():
-        out[ok] = multipletests(p[ok], method=method)[1]
-    return out
-
-
-def fit_by_segment(panel: pd.DataFrame, *, by: str = "segment", fit=None,
-                   **kwargs) -> pd.DataFrame:
-    """Fit the same model per value of ``by``; raw and BH-adjusted p-values.
-
-    ``fit`` defaults to :func:`cxkit.models.fit_retention`; ``kwargs`` go to
-    it. Control terms mentioning ``by`` are removed (constant within a
-    segment). A segment whose model cannot be fitted gets a row with its
-    error message instead of stopping the loop.
-
-    Returns
-    -------
-    DataFrame
-        ``<by>, term, ame, ame_conf_low, ame_conf_high, p_value, p_value_bh,
-        n_obs, error``; ``p_value_bh`` is adjusted over all rows.
-    """
-    fit = fit or models.fit_retention
-    models.check_columns(panel, [by], role="Segment")
-    controls = kwargs.pop("controls", models.DEFAULT_CONTROLS)
-    controls = [c for c in controls if by not in models.formula_columns([c])]
-    rows = []
-    for value in sorted(panel[by].dropna().unique()):
-        part = panel.loc[panel[by] == value]
-        part.attrs = dict(panel.attrs)
-        try:
-            res = fit(part, controls=controls, **kwargs)
-        except ModelError as exc:
-            rows.append({by: value, "term": None, "n_obs": len(part), "error": str(exc)})
-            continue
-        for r in res.effects().itertuples(index=False):
-            rows.append({by: value, "term": r.term, "ame": r.ame,
-                         "ame_conf_low": r.ame_conf_low, "ame_conf_high": r.ame_conf_high,
-                         "p_value": r.p_value, "n_obs": res.n_obs, "error": None})
-    out = pd.DataFrame(rows, columns=[by, "term", "ame", "ame_conf_low", "ame_conf_high",
-                                      "p_value", "n_obs", "error"])
-    out.insert(6, "p_value_bh", adjust_pvalues(out["p_value"].astype(float)))
-    return out

@@ -25,12 +25,11 @@ import itertools
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
-import statsmodels.formula.api as smf
 
-from cxkit import models
-from cxkit.exceptions import MissingDataError, ModelError
-from cxkit.results import ImportanceResult
+from cxkit import fitting
 from cxkit.availability import adapts
+from cxkit.exceptions import MissingDataError, ParameterError
+from cxkit.results import ImportanceResult
 
 __all__ = ["driver_importance", "importance_performance", "relative_weights"]
 
@@ -109,28 +108,32 @@ def driver_importance(panel: pd.DataFrame, *, drivers, outcome: str, controls=()
         ``weight`` in R-squared units, ``share_pct`` in % of the total.
     """
     if method not in ("relative_weights", "dominance"):
-        raise ModelError(f"method={method!r} is unknown; use 'relative_weights' or 'dominance'.")
-    drivers = list(drivers)
+        raise ParameterError(f"method={method!r} is unknown; use 'relative_weights' or "
+                             f"'dominance'.")
+    spec = fitting.make_spec(panel, outcome=outcome, drivers=drivers, controls=controls,
+                             design=design, cluster=cluster, cov_type="nonrobust")
+    drivers = list(spec.driver_names)
     if len(drivers) == 1:  # e.g. "auto" drivers on an export that measures one metric only
         raise MissingDataError(
             f"Driver importance splits the explained variation among 2 or more drivers; only "
             f"{drivers[0]} is given. Add drivers, or map more ticket columns (first response, "
             f"contacts, CSAT) in the source config so that more support metrics are measured.")
     if len(drivers) < 2 or (method == "dominance" and len(drivers) > 8):
-        raise ModelError(f"Importance needs 2 to {'8' if method == 'dominance' else 'many'} "
-                         f"drivers; got {len(drivers)}.")
-    df, _ = models.prepare_rows(panel, drivers=drivers, controls=controls, outcome=outcome,
-                                cluster=cluster, design=design)
-    models._check_drivers(df, drivers)
+        raise ParameterError(f"Importance needs 2 to "
+                             f"{'8' if method == 'dominance' else 'many'} drivers; got "
+                             f"{len(drivers)}.")
+    df, _ = fitting.prepare_rows(panel, spec)
+    fitting.check_drivers(df, spec)
     y = df[outcome].astype(float).to_numpy()
     binary = set(np.unique(y)) <= {0.0, 1.0}
-    x = df[drivers].to_numpy(dtype=float, copy=True)  # written below (read-only under pandas 3)
-    if controls:
-        rhs = " + ".join(controls)
-        for j, d in enumerate(drivers):
-            x[:, j] = smf.ols(f"{d} ~ {rhs}", df).fit().resid.to_numpy()
+    full = fitting.build_design(df, spec)
+    x = full.matrix[:, [full.index(d) for d in drivers]].copy()
+    if spec.controls:
+        base = full.matrix[:, [j for j, n in enumerate(full.names) if n not in drivers]]
+        coef = np.linalg.lstsq(base, x, rcond=None)[0]
+        x = x - base @ coef  # drivers with the controls partialled out
         if not binary:
-            y = smf.ols(f"{outcome} ~ {rhs}", df).fit().resid.to_numpy()
+            y = y - base @ np.linalg.lstsq(base, y, rcond=None)[0]
 
     def compute(xx, yy):
         if method == "dominance":
@@ -142,7 +145,7 @@ def driver_importance(panel: pd.DataFrame, *, drivers, outcome: str, controls=()
     lo = hi = np.full(len(drivers), np.nan)
     if n_boot:
         boots = []
-        for pick in models.cluster_bootstrap_rows(df[cluster], n_boot=n_boot, seed=seed):
+        for pick in fitting.cluster_bootstrap_rows(df[cluster], n_boot=n_boot, seed=seed):
             try:
                 boots.append(compute(x[pick], y[pick]))
             except (np.linalg.LinAlgError, ValueError):
@@ -188,7 +191,7 @@ def importance_performance(importance: ImportanceResult, performance) -> pd.Data
                                                             on="term", how="inner")
     missing = sorted(set(importance.table()["term"]) - set(table["term"]))
     if missing:
-        raise ModelError(f"No performance value for {', '.join(missing)}; give one per driver.")
+        raise ParameterError(f"No performance value for {', '.join(missing)}; give one per driver.")
     high_i = table["share_pct"] >= table["share_pct"].mean()
     high_p = table["performance"] >= table["performance"].mean()
     table["quadrant"] = np.select([high_i & ~high_p, high_i & high_p, ~high_i & ~high_p],

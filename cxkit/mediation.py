@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import patsy
 import statsmodels.api as sm
 from scipy.special import expit
 
-from cxkit import models
+from cxkit import fitting
 
 __all__ = ["fit_mediation", "MEDIATION_ASSUMPTION"]
 
@@ -44,7 +43,7 @@ def _default_controls(panel: pd.DataFrame, driver: str, mediator: str) -> list[s
     """The retention model's default controls plus the other support drivers in the panel."""
     others = [d for d in _SUPPORT_DRIVERS if d not in (driver, mediator) and d in panel.columns
               and panel[d].notna().any()]
-    return [*models.DEFAULT_CONTROLS, "ticket_count_prior", *others]
+    return [*fitting.DEFAULT_CONTROLS, "ticket_count_prior", *others]
 
 
 def _effects(xm: np.ndarray, m: np.ndarray, xo: np.ndarray, y: np.ndarray, *,
@@ -120,20 +119,21 @@ def fit_mediation(panel: pd.DataFrame, *, driver: str, mediator: str = "csat_mea
         ``n_boot`` and ``n_obs``.
     """
     controls = _default_controls(panel, driver, mediator) if controls is None else list(controls)
-    df, _ = models.prepare_rows(panel, drivers=[driver, mediator], controls=controls,
-                                outcome=outcome, cluster=cluster, design=design)
-    df[outcome] = models._binary_outcome(df, outcome)
-    rhs = " + ".join(controls) if controls else "1"
-    # formula terms are column names and whitelisted transforms (cxkit.models.formula_columns)
-    dm = patsy.dmatrix(f"{driver} + {rhs}", df)
-    do = patsy.dmatrix(f"{driver} + {mediator} + {rhs}", df)
-    cols = (dm.design_info.column_names.index(driver), do.design_info.column_names.index(driver),
-            do.design_info.column_names.index(mediator))
-    xm, xo = np.asarray(dm, float), np.asarray(do, float)
+    spec = fitting.make_spec(panel, outcome=outcome, drivers=[driver, mediator],
+                             controls=controls, design=design, cluster=cluster)
+    df, _ = fitting.prepare_rows(panel, spec)
+    df[outcome] = fitting.binary_outcome(df, outcome)
+    # one design matrix (terms whitelisted by cxkit.terms); the mediator model drops its column
+    design_matrix = fitting.build_design(df, spec)
+    names = list(design_matrix.names)
+    xo = design_matrix.matrix
+    xm = np.delete(xo, names.index(mediator), axis=1)
+    m_names = [n for n in names if n != mediator]
+    cols = (m_names.index(driver), names.index(driver), names.index(mediator))
     m, y = df[mediator].to_numpy(float), df[outcome].to_numpy(float)
     point = _effects(xm, m, xo, y, delta=delta, cols=cols)
     draws = []
-    for rows in models.cluster_bootstrap_rows(df[cluster].to_numpy(), n_boot=n_boot, seed=seed):
+    for rows in fitting.cluster_bootstrap_rows(df[cluster].to_numpy(), n_boot=n_boot, seed=seed):
         try:
             draws.append(_effects(xm[rows], m[rows], xo[rows], y[rows], delta=delta, cols=cols))
         except (np.linalg.LinAlgError, ValueError):  # a degenerate resample: skip it

@@ -149,7 +149,7 @@ def build_churn_intervals(panel: pd.DataFrame, *,
         ``tenure_months`` (tenure is the time axis); the ``horizon`` and
         ``design`` the intervals rest on are in ``.attrs``.
     """
-    from cxkit.models import check_columns
+    from cxkit.fitting import check_columns
 
     check_columns(panel, ["customer_id", "period", "period_end", "tenure_months",
                           "churned_next"], role="Churn intervals")

@@ -12,10 +12,10 @@ import pandas as pd
 import seaborn as sns
 
 from cxkit.availability import adapts
-from cxkit.results import driver_label
+from cxkit.labels import driver_label
 
 __all__ = ["set_theme", "forest_plot", "km_plot", "quadrant_plot", "what_if_plot",
-           "kpi_interval_plot", "effect_plot"]
+           "kpi_interval_plot", "effect_plot", "scenario_plot", "importance_plot"]
 
 
 def set_theme() -> None:
@@ -46,8 +46,9 @@ def forest_plot(result, *, ax=None):
     Parameters
     ----------
     result : ModelResult
-        Any fitted result; its ``effects()`` table is drawn (pp, currency or
-        hazard ratio per unit of the driver).
+        Any fitted result; the rows of its ``effects()`` (a view of its
+        estimates table) are drawn: pp, currency or hazard ratio per unit of
+        the driver's column.
     ax : matplotlib Axes, optional
 
     Returns
@@ -56,19 +57,72 @@ def forest_plot(result, *, ax=None):
     """
     ax = _axes(ax)
     eff = result.effects().iloc[::-1]
+    columns = {t.text: t for t in result.spec.drivers}
     y = np.arange(len(eff))
-    est = eff["ame"].to_numpy(float)
-    err = np.vstack([est - eff["ame_conf_low"].to_numpy(float),
-                     eff["ame_conf_high"].to_numpy(float) - est])
+    est = eff["estimate"].to_numpy(float)
+    err = np.vstack([est - eff["conf_low"].to_numpy(float),
+                     eff["conf_high"].to_numpy(float) - est])
     ax.errorbar(est, y, xerr=err, fmt="o", color="C0", capsize=3)
     ref = 1.0 if result.effect_unit == "hazard ratio" else 0.0
     ax.axvline(ref, color="grey", linestyle="--", linewidth=1)
     ax.set_yticks(y)
-    ax.set_yticklabels([driver_label(t)[0] + f" (per 1{driver_label(t)[1] or ' unit'})"
-                        if driver_label(t)[1] != " pp" else driver_label(t)[0] + " (per 1.0)"
-                        for t in eff["term"]])
+    ax.set_yticklabels([_per_unit(columns[t]) for t in eff["term"]])
     level = round(100 * (1 - result.alpha))
     ax.set_xlabel(f"Effect on {result.outcome_label} ({result.effect_unit}), {level}% CI")
+    ax.set_ylabel("driver")
+    return ax
+
+
+def _per_unit(term) -> str:
+    label, unit, scale = driver_label(term.column)
+    if term.kind == "threshold":
+        return f"{label} {term.function} {term.value * scale:g}{unit} (vs below)"
+    per = " (per 1.0)" if unit == " pp" else f" (per 1{unit or ' unit'})"
+    return label + per + (f", model {term.text}" if term.kind == "transform" else "")
+
+
+def scenario_plot(table: pd.DataFrame, *, alpha: float = 0.05, ax=None):
+    """Churn rate before and under a what-if scenario (pp), the change's interval drawn.
+
+    Parameters
+    ----------
+    table : DataFrame
+        :meth:`cxkit.results.WhatIfResult.table` (its ``churn_rate`` row is drawn).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    ax = _axes(ax)
+    row = table.set_index("quantity").loc["churn_rate"]
+    base, scen = float(row["baseline"]), float(row["scenario"])
+    lo, hi = base + float(row["conf_low"]), base + float(row["conf_high"])
+    ax.bar([0, 1], [base, scen], color=["C7", "C0"], width=0.6)
+    ax.errorbar([1], [scen], yerr=[[scen - lo], [hi - scen]], fmt="none", color="black",
+                capsize=4)
+    ax.set_xticks([0, 1])
+    ax.set_xticklabels(["observed", "scenario"])
+    level = round(100 * (1 - alpha))
+    ax.set_ylabel(f"churn rate (%), {level}% CI of the change")
+    return ax
+
+
+def importance_plot(table: pd.DataFrame, *, alpha: float = 0.05, ax=None):
+    """Each driver's share of the explained variation (%), largest first.
+
+    Parameters
+    ----------
+    table : DataFrame
+        :meth:`cxkit.results.ImportanceResult.table`.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    ax = _axes(ax)
+    t = table.sort_values("share_pct", ascending=True, kind="stable")
+    ax.barh([driver_label(x)[0] for x in t["term"]], t["share_pct"], color="C0")
+    ax.set_xlabel("share of explained variation (%)")
     ax.set_ylabel("driver")
     return ax
 
@@ -272,7 +326,7 @@ def effect_plot(result, *, deltas=None, ax=None):
 
     ax = _axes(ax)
     steps = dict(deltas or {})
-    rows = [result.effect(term, steps.get(term, lookup(term).step))
+    rows = [result.effect(term, steps.get(term, lookup(result.spec.driver(term).column).step))
             for term in result.effects()["term"]][::-1]
     y = np.arange(len(rows))
     est = np.array([r["estimate"] for r in rows], float)

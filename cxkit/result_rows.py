@@ -31,23 +31,23 @@ def headline_rows(*results) -> pd.DataFrame:
     """
     rows = []
     for res in results:
-        tidy = res.tidy().set_index("term")
+        coefficients = res.tidy().set_index("term")
         effects = res.effects().set_index("term")
         for term in res.drivers:
             if term not in effects.index:
                 continue
             money = res.effect_unit not in ("pp", "hazard ratio")
-            src = effects.loc[term] if money else tidy.loc[term]
-            est, lo, hi = ((src["ame"], src["ame_conf_low"], src["ame_conf_high"]) if money
-                           else (src["estimate"], src["conf_low"], src["conf_high"]))
+            src = effects.loc[term] if money else coefficients.loc[term]
+            column = res.spec.driver(term).column
             rows.append({"model": res.kind, "outcome": res.outcome,
-                         "term": term, "estimate": float(est), "conf_low": float(lo),
-                         "conf_high": float(hi), "p_value": float(src["p_value"]),
-                         "n_obs": int(res.n_obs),
-                         "effect": res.effect(term, registry.lookup(term).step)["sentence"]})
+                         "term": term, "estimate": float(src["estimate"]),
+                         "conf_low": float(src["conf_low"]),
+                         "conf_high": float(src["conf_high"]), "p_value": float(src["p_value"]),
+                         "n_obs": int(res.n_obs), "evidence": src["evidence"],
+                         "effect": res.effect(term, registry.lookup(column).step)["sentence"]})
     return _labelled(pd.DataFrame(rows, columns=["model", "outcome", "term", "estimate",
                                                  "conf_low", "conf_high", "p_value", "n_obs",
-                                                 "effect"]), results)
+                                                 "evidence", "effect"]), results)
 
 
 def _labelled(rows: pd.DataFrame, results) -> pd.DataFrame:
@@ -60,8 +60,9 @@ def _labelled(rows: pd.DataFrame, results) -> pd.DataFrame:
     from cxkit.sensitivity import describe_sensitivity
 
     if not len(rows):
-        return rows.reindex(columns=[*rows.columns, "evidence", "e_value", "e_value_ci",
-                                     "robustness_value", "robustness_value_ci", "sensitivity"])
+        return rows.reindex(columns=list(dict.fromkeys([
+            *rows.columns, "evidence", "e_value", "e_value_ci", "robustness_value",
+            "robustness_value_ci", "sensitivity"])))
     extra = []
     for res in results:
         sens = describe_sensitivity(res).set_index("term")

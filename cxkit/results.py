@@ -17,13 +17,15 @@ the result. Displays carry no dates, memory addresses or paths.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from cxkit import registry
+from cxkit.evidence import ASSOCIATION, CONFOUNDED, evidence_label
 
 __all__ = [
     "ModelResult",
@@ -31,23 +33,14 @@ __all__ = [
     "ImportanceResult",
     "Summary",
     "TIDY_COLUMNS",
-    "driver_label",
+    "ESTIMATE_COLUMNS",
     "to_json_safe",
 ]
 
 TIDY_COLUMNS = ["term", "estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high"]
-
-def driver_label(term: str) -> tuple[str, str, float]:
-    """Plain-words label of a driver, the unit suffix of its delta and a scale.
-
-    Returns ``(label, unit, scale)`` from the metric registry
-    (:func:`cxkit.registry.lookup`): a delta ``d`` of the driver is written
-    as ``f"{d * scale:+g}{unit} {label}"`` (``rate`` columns, stored 0-1,
-    are written in percentage points).
-    """
-    metric = registry.lookup(term)
-    unit, scale = metric.sentence_unit
-    return metric.label, unit, scale
+#: Columns of every result's estimates table (one row per term and quantity).
+ESTIMATE_COLUMNS = ["term", "quantity", "estimate", "std_error", "statistic", "p_value",
+                    "conf_low", "conf_high", "unit", "evidence"]
 
 
 def to_json_safe(value: Any) -> Any:
@@ -110,32 +103,63 @@ def _frame(df: pd.DataFrame | None) -> pd.DataFrame:
     return pd.DataFrame() if df is None else df.copy()
 
 
-@dataclass(frozen=True, repr=False)
+def _frozen_mapping(value) -> Mapping:
+    return MappingProxyType(to_json_safe(dict(value or {})))
+
+
+def _same(a, b, names, tables) -> bool:
+    """Equality of two results: plain fields equal and tables equal cell by cell."""
+    if type(a) is not type(b):
+        return NotImplemented
+    if any(getattr(a, n) != getattr(b, n) for n in names):
+        return False
+    for t in tables:
+        x, y = getattr(a, t), getattr(b, t)
+        if (x is None) != (y is None) or (x is not None and not x.equals(y)):
+            return False
+    return True
+
+
+def _state(obj) -> dict:
+    """Picklable state of a result (mapping proxies become dicts)."""
+    return {k: dict(v) if isinstance(v, MappingProxyType) else v for k, v in vars(obj).items()}
+
+
+def _restore(obj, state: dict) -> None:
+    for k, v in state.items():
+        object.__setattr__(obj, k, MappingProxyType(v) if k in ("diagnostics", "changes") else v)
+
+
+@dataclass(frozen=True, repr=False, eq=False)
 class ModelResult:
-    """A fitted model: estimates, driver effects, dropped rows, guardrails.
+    """A fitted model: its specification, one estimates table, dropped rows, guardrails.
 
     Attributes
     ----------
     kind : str
         ``"logit"``, ``"log_ols"``, ``"two_part"``, ``"tweedie"``, ``"cox"``,
         ``"ols"`` or ``"within"``.
-    outcome : str
-        Outcome column.
-    drivers : tuple of str
-        Driver columns whose effects are reported.
-    formula : str
-        Model formula (for Cox, the covariates joined by ``+``).
+    spec : ModelSpec
+        What was fitted (:class:`cxkit.fitting.ModelSpec`): outcome, drivers
+        with their transforms, controls, design, cluster, covariance, period,
+        horizon.
     n_obs : int
         Rows used in the fit.
     effect_unit : str
-        Unit of the ``ame`` columns and of :meth:`effect`: ``"pp"``
+        Unit of the effects (:meth:`effects`, :meth:`effect`): ``"pp"``
         (percentage points), a currency code, or ``"hazard ratio"``.
+    effect_quantity : str
+        The estimates ``quantity`` the effects are: ``"ame_pp"``,
+        ``"effect_amount"``, ``"hazard_ratio"``, ``"within_pp"``...
     outcome_label : str
         Plain words for the outcome, e.g. ``"monthly churn"``.
     alpha : float
         Intervals are ``1 - alpha`` intervals.
-    diagnostics : dict
-        Scalar fit facts (AUC, events, clusters, ...), JSON-safe.
+    estimates_table : DataFrame
+        The single source of estimates: one row per term and quantity,
+        columns :data:`ESTIMATE_COLUMNS`. Compared by ``==``.
+    diagnostics : mapping
+        Scalar fit facts (AUC, events, clusters, ...), JSON-safe, read-only.
     caveat : str
         One paragraph stating the design and what the numbers do not prove.
     model_result : object
@@ -143,49 +167,85 @@ class ModelResult:
     """
 
     kind: str
-    outcome: str
-    drivers: tuple
-    formula: str
+    spec: Any
     n_obs: int
     effect_unit: str
+    effect_quantity: str
     outcome_label: str
     alpha: float
-    tidy_table: pd.DataFrame = field(compare=False)
-    effects_table: pd.DataFrame = field(compare=False)
-    dropped_table: pd.DataFrame = field(compare=False)
-    guardrails_table: pd.DataFrame = field(compare=False)
-    calibration_table: pd.DataFrame | None = field(default=None, compare=False)
-    diagnostics: dict = field(default_factory=dict, compare=False)
+    estimates_table: pd.DataFrame
+    dropped_table: pd.DataFrame
+    guardrails_table: pd.DataFrame
+    calibration_table: pd.DataFrame | None = None
+    diagnostics: Mapping = field(default_factory=dict)
     caveat: str = ""
-    model_result: Any = field(default=None, compare=False)
+    model_result: Any = None
 
     def __post_init__(self) -> None:
-        for name in ("tidy_table", "effects_table", "dropped_table", "guardrails_table",
+        for name in ("estimates_table", "dropped_table", "guardrails_table",
                      "calibration_table"):
             value = getattr(self, name)
             object.__setattr__(self, name, None if value is None else value.copy())
-        object.__setattr__(self, "drivers", tuple(self.drivers))
-        object.__setattr__(self, "diagnostics", to_json_safe(dict(self.diagnostics)))
+        missing = [c for c in ESTIMATE_COLUMNS if c not in self.estimates_table.columns]
+        if missing:
+            raise ValueError(f"estimates table lacks columns {missing}")
+        object.__setattr__(self, "diagnostics", _frozen_mapping(self.diagnostics))
+        table = self.estimates_table
+        unset = table["evidence"].isna()
+        if unset.any():  # the one place labels are decided: cxkit.evidence
+            table.loc[unset, "evidence"] = [evidence_label(self, t)
+                                            for t in table.loc[unset, "term"]]
+
+    def __eq__(self, other) -> bool:
+        return _same(self, other, ("kind", "spec", "n_obs", "effect_unit", "effect_quantity",
+                                   "alpha", "caveat", "diagnostics"),
+                     ("estimates_table", "dropped_table", "guardrails_table"))
+
+    def __hash__(self) -> int:
+        return hash((self.kind, self.spec, self.n_obs))
+
+    __getstate__ = _state
+    __setstate__ = _restore
+
+    # -- the specification ----------------------------------------------------
+    @property
+    def outcome(self) -> str:
+        return self.spec.outcome
+
+    @property
+    def drivers(self) -> tuple:
+        """Canonical text of each driver, e.g. ``("log(resolution_hours_mean)", "fcr_rate")``."""
+        return self.spec.driver_names
+
+    @property
+    def formula(self) -> str:
+        return self.spec.formula
 
     # -- tables (always copies) -------------------------------------------
-    def tidy(self) -> pd.DataFrame:
-        """One row per model term: ``term, estimate, std_error, statistic,
-        p_value, conf_low, conf_high`` (+ ``odds_ratio`` / ``hazard_ratio`` /
-        ``ame, ame_conf_low, ame_conf_high`` where they apply) and ``evidence``,
-        the term's evidence label (:func:`cxkit.evidence.evidence_label`)."""
-        from cxkit.evidence import evidence_labels
+    def estimates(self) -> pd.DataFrame:
+        """Every estimate: ``term, quantity, estimate, std_error, statistic, p_value,
+        conf_low, conf_high, unit, evidence`` (the table the other views read)."""
+        return self.estimates_table.copy()
 
-        out = self.tidy_table.copy()
-        out["evidence"] = evidence_labels(self, out["term"]).to_numpy()
-        return out
+    def tidy(self, quantity: str | None = "coefficient") -> pd.DataFrame:
+        """Rows of one quantity of the estimates table (default the model coefficients;
+        ``None`` = all rows)."""
+        table = self.estimates_table
+        if quantity is not None:
+            table = table.loc[table["quantity"] == quantity]
+        return table.reset_index(drop=True)
 
     def effects(self) -> pd.DataFrame:
-        """Average effect of +1 unit of each driver, in :attr:`effect_unit`.
+        """The drivers' effects in :attr:`effect_unit` (rows of :attr:`effect_quantity`).
 
-        Columns ``term, ame, ame_std_error, ame_conf_low, ame_conf_high,
-        p_value, unit``.
+        Logit: average marginal effect in percentage points per unit of the
+        driver's column (for a transformed driver, through the transform; for
+        a 0/1 driver or threshold, the 0 -> 1 change). Revenue: currency per
+        unit. Cox: hazard ratio per unit.
         """
-        return self.effects_table.copy()
+        table = self.estimates_table
+        keep = (table["quantity"] == self.effect_quantity) & table["term"].isin(self.drivers)
+        return table.loc[keep].reset_index(drop=True)
 
     @property
     def dropped(self) -> pd.DataFrame:
@@ -204,12 +264,13 @@ class ModelResult:
 
     # -- sentences ----------------------------------------------------------
     def effect(self, term: str, delta: float = 1.0) -> dict:
-        """Effect of changing ``term`` by ``delta`` units, with its interval.
+        """Effect of changing ``term`` by ``delta`` units of its column, with its interval.
 
-        The average effect per unit is scaled linearly by ``delta`` (a
-        first-order approximation; :func:`cxkit.whatif.what_if` recomputes
-        predictions exactly). For Cox models the hazard ratio is raised to
-        the power ``delta``.
+        The effect per unit (a row of :meth:`effects`) is scaled linearly by
+        ``delta`` (first-order; :func:`cxkit.whatif.what_if` recomputes
+        predictions exactly). For Cox models the hazard ratio is raised to the
+        power ``delta``. For a threshold driver ``delta=1`` is the switch from
+        below to above the threshold.
 
         Returns
         -------
@@ -217,47 +278,56 @@ class ModelResult:
             ``term, delta, estimate, conf_low, conf_high, unit, evidence,
             sentence``; the sentence ends with the evidence label in brackets.
         """
-        table = self.effects_table.set_index("term")
-        if term not in table.index:
-            from cxkit.exceptions import ModelError
+        from cxkit.exceptions import ParameterError
+        from cxkit.labels import driver_label
 
-            raise ModelError(f"No effect for term {term!r}; available terms: "
-                             f"{', '.join(table.index)}. Pass one of these.")
-        row = table.loc[term]
+        table = self.effects()
+        matches = [t for t in self.spec.drivers if term in (t.text, t.column)]
+        if not matches:
+            raise ParameterError(f"No effect for term {term!r}; available terms: "
+                                 f"{', '.join(table['term'])}. Pass one of these.")
+        driver = matches[0]
+        row = table.set_index("term").loc[driver.text]
         level = round(100 * (1 - self.alpha))
-        label, unit, scale = driver_label(term)
-        change = f"{delta * scale:+g}{unit} {label}"
+        label, unit, scale = driver_label(driver.column)
+        if driver.kind == "threshold":
+            change = (f"{label} {driver.function} {driver.value * scale:g}{unit}"
+                      + (" (vs below)" if delta >= 0 else " (vs above, reversed)"))
+        else:
+            change = f"{delta * scale:+g}{unit} {label}"
+            if driver.kind == "transform":
+                change += f" (model: {driver.text})"
         if self.effect_unit == "hazard ratio":
-            est, lo, hi = (float(row[c]) ** delta for c in ("ame", "ame_conf_low", "ame_conf_high"))
+            est, lo, hi = (float(row[c]) ** delta for c in ("estimate", "conf_low", "conf_high"))
             lo, hi = min(lo, hi), max(lo, hi)
             sentence = (f"{change} ≈ hazard ratio {est:.2f} for {self.outcome_label} "
                         f"({level}% CI {lo:.2f} to {hi:.2f})")
         else:
-            est, lo, hi = (float(row[c]) * delta for c in ("ame", "ame_conf_low", "ame_conf_high"))
+            est, lo, hi = (float(row[c]) * delta for c in ("estimate", "conf_low", "conf_high"))
             lo, hi = min(lo, hi), max(lo, hi)
-            digits = 2
-            sentence = (f"{change} ≈ {est:+.{digits}f} {self.effect_unit} {self.outcome_label} "
-                        f"({level}% CI {_fmt(lo, digits)} to {_fmt(hi, digits)})")
-        from cxkit.evidence import CONFOUNDED, evidence_label
-
-        evidence = evidence_label(self, term)
+            sentence = (f"{change} ≈ {est:+.2f} {self.effect_unit} {self.outcome_label} "
+                        f"({level}% CI {_fmt(lo, 2)} to {_fmt(hi, 2)})")
+        evidence = row["evidence"]
         sentence += (f" [{evidence}: not a finding]" if evidence == CONFOUNDED
                      else f" [{evidence}]")
-        return {"term": term, "delta": float(delta), "estimate": est, "conf_low": lo,
+        return {"term": driver.text, "delta": float(delta), "estimate": est, "conf_low": lo,
                 "conf_high": hi, "unit": self.effect_unit, "evidence": evidence,
                 "sentence": sentence}
 
     # -- display ------------------------------------------------------------
     def summary(self) -> Summary:
         """Display object (repr and HTML) with the fit facts and tables."""
+        cov = self.spec.cov_type + (f" by {self.spec.cluster}"
+                                    if self.spec.cov_type == "cluster" else "")
         facts = {"model": self.kind, "outcome": self.outcome, "formula": self.formula,
+                 "design": self.spec.design, "standard errors": cov,
                  "rows used": f"{self.n_obs:,}"}
         facts.update({k: v for k, v in self.diagnostics.items() if v is not None})
         from cxkit.sensitivity import describe_sensitivity
 
         sensitivity = describe_sensitivity(self).drop(columns="sentence")
-        tables = {"Estimates": self.tidy(), "Effects (" + self.effect_unit + ")":
-                  self.effects_table, "Sensitivity to unobserved confounding": sensitivity,
+        tables = {"Estimates": self.estimates_table,
+                  "Sensitivity to unobserved confounding": sensitivity,
                   "Rows dropped": self.dropped_table, "Guardrails": self.guardrails_table}
         return Summary(f"{self.kind} model of {self.outcome}", facts, tables, self.caveat)
 
@@ -277,17 +347,17 @@ class ModelResult:
     def to_dict(self) -> dict:
         """JSON-safe dictionary (plain types, ``None`` for missing values)."""
         return to_json_safe({
-            "kind": self.kind, "outcome": self.outcome, "drivers": list(self.drivers),
-            "formula": self.formula, "n_obs": self.n_obs, "effect_unit": self.effect_unit,
+            "kind": self.kind, "spec": self.spec.to_dict(), "outcome": self.outcome,
+            "drivers": list(self.drivers), "formula": self.formula, "n_obs": self.n_obs,
+            "effect_unit": self.effect_unit, "effect_quantity": self.effect_quantity,
             "outcome_label": self.outcome_label, "alpha": self.alpha,
-            "tidy": self.tidy_table, "effects": self.effects_table,
-            "dropped": self.dropped_table, "guardrails": self.guardrails_table,
-            "calibration": self.calibration_table, "diagnostics": self.diagnostics,
-            "caveat": self.caveat,
+            "estimates": self.estimates_table, "dropped": self.dropped_table,
+            "guardrails": self.guardrails_table, "calibration": self.calibration_table,
+            "diagnostics": dict(self.diagnostics), "caveat": self.caveat,
         })
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, repr=False, eq=False)
 class WhatIfResult:
     """Predicted change of a scenario against the observed population.
 
@@ -301,31 +371,62 @@ class WhatIfResult:
         How the interval was obtained.
     """
 
-    changes: dict
+    changes: Mapping
     effect_unit: str
     method: str
     alpha: float
-    table_: pd.DataFrame = field(compare=False)
+    table_: pd.DataFrame
     sentence: str = ""
+    evidence: str = ASSOCIATION
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "table_", self.table_.copy())
-        object.__setattr__(self, "changes", to_json_safe(dict(self.changes)))
+        object.__setattr__(self, "changes", MappingProxyType(to_json_safe(dict(self.changes))))
+
+    def __eq__(self, other) -> bool:
+        return _same(self, other, ("changes", "effect_unit", "method", "alpha", "sentence",
+                                   "evidence"), ("table_",))
+
+    def __hash__(self) -> int:
+        return hash((self.method, self.sentence))
+
+    __getstate__ = _state
+    __setstate__ = _restore
 
     def table(self) -> pd.DataFrame:
         """``quantity, baseline, scenario, change, conf_low, conf_high, unit``."""
         return self.table_.copy()
 
+    def tidy(self, quantity: str | None = None) -> pd.DataFrame:
+        """The scenario's changes as estimates rows (``quantity="scenario_change"``;
+        the interval is the simulation's percentile interval)."""
+        t = self.table_
+        out = pd.DataFrame({"term": t["quantity"], "quantity": "scenario_change",
+                            "estimate": t["change"], "std_error": np.nan, "statistic": np.nan,
+                            "p_value": np.nan, "conf_low": t["conf_low"],
+                            "conf_high": t["conf_high"], "unit": t["unit"],
+                            "evidence": self.evidence})
+        if quantity is not None:
+            out = out.loc[out["quantity"] == quantity]
+        return out[ESTIMATE_COLUMNS].reset_index(drop=True)
+
     def to_dict(self) -> dict:
         """JSON-safe dictionary."""
-        return to_json_safe({"changes": self.changes, "effect_unit": self.effect_unit,
+        return to_json_safe({"changes": dict(self.changes), "effect_unit": self.effect_unit,
                              "method": self.method, "alpha": self.alpha,
                              "table": self.table_, "sentence": self.sentence})
 
     def summary(self) -> Summary:
         """Display object with the scenario table and sentence."""
-        return Summary("What-if scenario", {"changes": self.changes, "method": self.method},
+        return Summary("What-if scenario", {"changes": dict(self.changes),
+                                            "method": self.method},
                        {"Predicted change": self.table_}, self.sentence)
+
+    def plot(self, *, ax=None):
+        """Churn rate (pp) before and under the scenario, with the change's interval."""
+        from cxkit.plots import scenario_plot
+
+        return scenario_plot(self.table_, alpha=self.alpha, ax=ax)
 
     def __repr__(self) -> str:
         return f"WhatIfResult({self.sentence})"
@@ -334,7 +435,7 @@ class WhatIfResult:
         return self.summary()._repr_html_()
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, repr=False, eq=False)
 class ImportanceResult:
     """Share of the explained outcome variation attributable to each driver.
 
@@ -352,15 +453,34 @@ class ImportanceResult:
     outcome: str
     r2: float
     alpha: float
-    table_: pd.DataFrame = field(compare=False)
+    table_: pd.DataFrame
     note: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "table_", self.table_.copy())
 
+    def __eq__(self, other) -> bool:
+        return _same(self, other, ("method", "outcome", "r2", "alpha", "note"), ("table_",))
+
+    def __hash__(self) -> int:
+        return hash((self.method, self.outcome, self.r2))
+
     def table(self) -> pd.DataFrame:
         """``term, weight, share_pct, conf_low, conf_high, rank`` (weights in R2 units)."""
         return self.table_.copy()
+
+    def tidy(self, quantity: str | None = None) -> pd.DataFrame:
+        """Importance weights as estimates rows (``quantity="importance_weight"``, unit R2;
+        bootstrap percentile interval). Importance is not an effect: association only."""
+        t = self.table_
+        out = pd.DataFrame({"term": t["term"], "quantity": "importance_weight",
+                            "estimate": t["weight"], "std_error": np.nan, "statistic": np.nan,
+                            "p_value": np.nan, "conf_low": t["conf_low"],
+                            "conf_high": t["conf_high"], "unit": "R2",
+                            "evidence": ASSOCIATION})
+        if quantity is not None:
+            out = out.loc[out["quantity"] == quantity]
+        return out[ESTIMATE_COLUMNS].reset_index(drop=True)
 
     def to_dict(self) -> dict:
         """JSON-safe dictionary."""
@@ -372,6 +492,12 @@ class ImportanceResult:
         return Summary(f"Driver importance for {self.outcome}",
                        {"method": self.method, "R2": round(self.r2, 4)},
                        {"Importance": self.table_}, self.note)
+
+    def plot(self, *, ax=None):
+        """Bar chart of each driver's share of the explained variation (%)."""
+        from cxkit.plots import importance_plot
+
+        return importance_plot(self.table_, alpha=self.alpha, ax=ax)
 
     def __repr__(self) -> str:
         return f"ImportanceResult(method={self.method!r}, outcome={self.outcome!r})"

@@ -212,7 +212,7 @@ def describe_sensitivity(result, *, deltas=None) -> pd.DataFrame:
         (``sentence`` is plain words for the effect sentence).
     """
     from cxkit import registry
-    from cxkit.results import driver_label
+    from cxkit.labels import driver_label
 
     deltas = {} if deltas is None else dict(deltas)
     tidy = result.tidy().set_index("term")
@@ -222,8 +222,9 @@ def describe_sensitivity(result, *, deltas=None) -> pd.DataFrame:
         if term not in tidy.index and f"any_purchase:{term}" not in tidy.index:
             continue
         row = tidy.loc[term] if term in tidy.index else None
-        delta = float(deltas[term] if term in deltas else (registry.lookup(term).step or 1.0))
-        label = driver_label(term)[0]
+        column = result.spec.driver(term).column
+        delta = float(deltas[term] if term in deltas else (registry.lookup(column).step or 1.0))
+        label = driver_label(column)[0]
         out = {"term": term, "delta": delta, "measure": None, "ratio": np.nan,
                "e_value": np.nan, "e_value_ci": np.nan, "robustness_value": np.nan,
                "robustness_value_ci": np.nan, "approximation": None, "sentence": ""}

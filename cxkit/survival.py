@@ -23,17 +23,17 @@ from scipy import stats
 from statsmodels.duration.hazard_regression import PHReg
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
-from cxkit import models
+from cxkit import fitting
 from cxkit.exceptions import ModelError, SmallSampleWarning
-from cxkit.results import TIDY_COLUMNS, ModelResult
+from cxkit.results import ModelResult
 
 __all__ = ["fit_churn_timing", "kaplan_meier", "logrank_test", "ph_test", "concordance"]
 
 
 def _clean(table: pd.DataFrame, *, duration, event, entry, covariates, strata, cluster):
-    cols = models.formula_columns(covariates)
+    cols = [t.column for t in fitting.parse_terms(covariates, role="control")]
     needed = [duration, event, *cols] + [c for c in (entry, strata, cluster) if c]
-    models.check_columns(table, needed, role="Survival")
+    fitting.check_columns(table, needed, role="Survival")
     df = table.copy()
     rows = [{"step": "input", "reason": "rows in the table", "rows_dropped": 0,
              "rows_remaining": len(df)}]
@@ -130,7 +130,7 @@ def _drop_never_at_risk(df, dropped, *, duration, event, entry, strata):
             pd.concat([dropped, pd.DataFrame([row])], ignore_index=True))
 
 
-def ph_test(result: ModelResult, *, transform: str = "rank") -> pd.DataFrame:
+def ph_test(result, *, transform: str = "rank") -> pd.DataFrame:
     """Proportional-hazards check per covariate (Grambsch-Therneau score test).
 
     Scaled Schoenfeld residuals of each covariate are tested for a linear
@@ -144,7 +144,7 @@ def ph_test(result: ModelResult, *, transform: str = "rank") -> pd.DataFrame:
     DataFrame
         ``term, statistic, p_value, verdict`` (``ok`` or ``violated`` at 0.05).
     """
-    res = result.model_result
+    res = getattr(result, "model_result", result)  # a ModelResult or a PHReg result
     resid = np.asarray(res.schoenfeld_residuals, float)
     keep = ~np.isnan(resid).any(axis=1)
     times = np.asarray(res.model.endog, float)[keep]
@@ -247,11 +247,14 @@ def fit_churn_timing(table: pd.DataFrame, *, covariates, duration: str = "durati
     Returns
     -------
     ModelResult
-        ``kind="cox"``, ``effect_unit="hazard ratio"``; ``tidy()`` has
-        ``hazard_ratio``; ``guardrails`` holds the proportional-hazards check.
+        ``kind="cox"``, ``effect_unit="hazard ratio"``; estimates of quantities
+        ``coefficient`` (log hazard ratio, with its SE) and ``hazard_ratio``
+        (exponentiated interval, no SE); ``guardrails`` holds the
+        proportional-hazards check.
         Ties are handled with Efron's method.
     """
-    covariates = list(covariates)
+    terms = fitting.parse_terms(covariates, role="control")
+    covariates = [t.text for t in terms]
     df, dropped = _clean(table, duration=duration, event=event, entry=entry,
                          covariates=covariates, strata=strata, cluster=cluster)
     df, dropped = _drop_never_at_risk(df, dropped, duration=duration, event=event, entry=entry,
@@ -271,9 +274,13 @@ def fit_churn_timing(table: pd.DataFrame, *, covariates, duration: str = "durati
         warnings.warn(f"{events} events for {model.exog.shape[1]} covariates (< 10 per "
                       f"covariate): hazard ratios may be unstable.", SmallSampleWarning,
                       stacklevel=2)
-    drivers = [c for c in covariates if c in df.columns]
-    models._check_drivers(df, drivers)
-    models._check_rank(model, drivers)
+    numeric = [t for t in terms if t.kind != "categorical"
+               and pd.api.types.is_numeric_dtype(df[t.column])]
+    spec = fitting.make_spec(table, outcome=event, drivers=numeric,
+                             controls=[t for t in terms if t not in numeric], design="all",
+                             cluster=cluster, cov_type="cluster" if cluster else "nonrobust")
+    fitting.check_drivers(df, spec)
+    fitting.check_rank(fitting.build_design(df, spec, intercept=False), spec)
     fit_kwargs = {"groups": pd.factorize(df[cluster])[0]} if cluster else {}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -296,27 +303,12 @@ def fit_churn_timing(table: pd.DataFrame, *, covariates, duration: str = "durati
                          f"share one value). Drop or bin it.")
     fit_facts = _fit_facts(model, res, df, duration=duration, event=event, entry=entry,
                            strata=strata)
-    names = list(model.exog_names)
-    ci = np.asarray(res.conf_int(alpha=alpha))
-    tidy = pd.DataFrame({"term": names, "estimate": res.params, "std_error": res.bse,
-                         "statistic": res.tvalues, "p_value": res.pvalues,
-                         "conf_low": ci[:, 0], "conf_high": ci[:, 1]})[TIDY_COLUMNS]
-    tidy["hazard_ratio"] = np.exp(tidy["estimate"])
-    t = tidy.set_index("term").loc[drivers]
-    effects = pd.DataFrame({"term": drivers, "ame": np.exp(t["estimate"]).to_numpy(),
-                            "ame_std_error": t["std_error"].to_numpy(),
-                            "ame_conf_low": np.exp(t["conf_low"]).to_numpy(),
-                            "ame_conf_high": np.exp(t["conf_high"]).to_numpy(),
-                            "p_value": t["p_value"].to_numpy(), "unit": "hazard ratio"})
-    result = ModelResult(
-        kind="cox", outcome=event, drivers=tuple(drivers), formula=formula, n_obs=len(df),
-        effect_unit="hazard ratio", outcome_label="churn", alpha=alpha, tidy_table=tidy,
-        effects_table=effects, dropped_table=dropped, guardrails_table=pd.DataFrame(),
-        diagnostics={"events": events, "ties": "efron", "delayed_entry": bool(entry),
-                     "clusters": int(df[cluster].nunique()) if cluster else None,
-                     "design": table.attrs.get("design"), **fit_facts},
-        model_result=res)
-    ph = ph_test(result)
+    coefficients = fitting.coefficient_rows(res, alpha=alpha, unit="log hazard ratio",
+                                            spec=spec)
+    estimates = pd.concat([coefficients, fitting.ratio_rows(
+        coefficients, terms=list(model.exog_names), quantity="hazard_ratio",
+        unit="hazard ratio", spec=spec)], ignore_index=True)
+    ph = ph_test(res)
     ordered = _exposure_check(table)
     checks = pd.concat([pd.DataFrame([ordered]), pd.DataFrame({
         "check": "proportional_hazards:" + ph["term"],
@@ -338,10 +330,14 @@ def fit_churn_timing(table: pd.DataFrame, *, covariates, duration: str = "durati
               + (f"Proportional hazards look violated for {', '.join(bad)}: their hazard ratio "
                  f"is an average over time; consider strata or a time interaction."
                  if bad else "Proportional-hazards check passes."))
-    return ModelResult(**{**{f: getattr(result, f) for f in (
-        "kind", "outcome", "drivers", "formula", "n_obs", "effect_unit", "outcome_label",
-        "alpha", "tidy_table", "effects_table", "dropped_table", "diagnostics",
-        "model_result")}, "guardrails_table": checks, "caveat": caveat})
+    return ModelResult(
+        kind="cox", spec=spec, n_obs=len(df), effect_unit="hazard ratio",
+        effect_quantity="hazard_ratio", outcome_label="churn", alpha=alpha,
+        estimates_table=estimates, dropped_table=dropped, guardrails_table=checks,
+        diagnostics={"events": events, "ties": "efron", "delayed_entry": bool(entry),
+                     "clusters": int(df[cluster].nunique()) if cluster else None,
+                     "design": table.attrs.get("design"), **fit_facts},
+        caveat=caveat, model_result=res)
 
 
 def _km_rows(table: pd.DataFrame, *, duration, event, entry, by, bins, role: str):
@@ -349,7 +345,7 @@ def _km_rows(table: pd.DataFrame, *, duration, event, entry, by, bins, role: str
     if entry == "entry_months" and entry not in table.columns:
         entry = None  # the default: delayed entry when the survival table carries it
     needed = [duration, event] + [c for c in (entry, by) if c]
-    models.check_columns(table, needed, role=role)
+    fitting.check_columns(table, needed, role=role)
     df = table.dropna(subset=needed)
     if entry and (df[entry].astype(float) >= df[duration].astype(float)).any():
         bad = int((df[entry].astype(float) >= df[duration].astype(float)).sum())
@@ -457,7 +453,7 @@ def logrank_test(table: pd.DataFrame, *, by: str, duration: str = "duration_mont
                          f"or more to compare.")
     kwargs = {"entry": df[entry].astype(float).to_numpy()} if entry else {}
     if strata:
-        models.check_columns(table, [strata], role="Strata")
+        fitting.check_columns(table, [strata], role="Strata")
         kwargs["strata"] = df[strata].to_numpy()
     stat, p = survdiff(df[duration].astype(float).to_numpy(), df[event].astype(float).to_numpy(),
                        groups.to_numpy(), **kwargs)

@@ -20,10 +20,13 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from cxkit import models, registry
-from cxkit.exceptions import ModelError
-from cxkit.results import ModelResult, WhatIfResult, driver_label, to_json_safe
+from cxkit import fitting, registry
 from cxkit.availability import adapts
+from cxkit.evidence import weakest
+from cxkit.exceptions import ModelError, ParameterError
+from cxkit.labels import driver_label
+from cxkit.results import ModelResult, WhatIfResult, to_json_safe
+from cxkit.revenue import predict_revenue
 
 __all__ = ["what_if", "apply_changes"]
 
@@ -37,11 +40,11 @@ def apply_changes(df: pd.DataFrame, changes: dict) -> pd.DataFrame:
     out = df.copy()
     for column, change in changes.items():
         if column not in out.columns:
-            raise ModelError(f"Scenario column {column!r} is not in the data; change one of "
+            raise ParameterError(f"Scenario column {column!r} is not in the data; change one of "
                              f"the model drivers.")
         if not isinstance(change, dict) or len(change) != 1 or \
                 next(iter(change)) not in ("multiply", "add", "set"):
-            raise ModelError(f"Scenario for {column!r} must be one of {{'multiply': x}}, "
+            raise ParameterError(f"Scenario for {column!r} must be one of {{'multiply': x}}, "
                              f"{{'add': x}} or {{'set': x}}; got {change!r}.")
         (how, value), = change.items()
         x = out[column].astype(float)
@@ -51,40 +54,38 @@ def apply_changes(df: pd.DataFrame, changes: dict) -> pd.DataFrame:
     return out
 
 
-def _design(res, df: pd.DataFrame) -> np.ndarray:
-    """Model matrix of ``df`` built with the fitted model's formula."""
-    spec = res.model.data.model_spec
-    if hasattr(spec, "get_model_matrix"):
-        return np.asarray(spec.get_model_matrix(df), float)
-    import patsy
+def _scenario(result: ModelResult, panel: pd.DataFrame, changes: dict):
+    """The model's rows and design matrices before and under the scenario."""
+    spec = result.spec
+    frame, _ = fitting.prepare_rows(panel, spec)
+    design = fitting.build_design(frame, spec)
+    if list(design.names) != list(np.asarray(result.model_result.model.exog_names
+                                             if not isinstance(result.model_result, tuple)
+                                             else result.model_result[0].model.exog_names)):
+        raise ModelError("The panel does not give the model's design columns (a category "
+                         "is missing or new); pass the panel the model was fitted on.")
+    used = {c: v for c, v in changes.items() if c in frame.columns}
+    changed = apply_changes(frame[list(used)], used)
+    values = {c: changed[c].to_numpy(dtype=float) for c in used}
+    for term in spec.drivers:
+        if term.column in values and term.invalid(values[term.column]).any():
+            raise ParameterError(f"The scenario takes {term.column} outside the domain of "
+                                 f"the driver {term.text} ({term.rule()}); choose a smaller "
+                                 f"change.")
+    return frame, design.matrix, design.with_values(values)
 
-    return np.asarray(patsy.build_design_matrices([spec], df)[0], float)
 
-
-def _population(result: ModelResult, panel: pd.DataFrame) -> pd.DataFrame:
-    rhs = [t.strip() for t in result.formula.split("~", 1)[1].split(" (")[0].split("+")]
-    controls = [t for t in rhs if t not in result.drivers]
-    df, _ = models.prepare_rows(panel, drivers=list(result.drivers), controls=controls,
-                                outcome=result.outcome, cluster=None,
-                                design=result.diagnostics.get("design", "all"))
-    return df
-
-
-def _revenue_means(rev: ModelResult, x0, x1, draws) -> np.ndarray:
-    """Mean revenue per row under x0 and x1 for each parameter draw (rows: draws)."""
-    smear = rev.diagnostics.get("smearing_factor") or 1.0
-    out = []
-    for theta in draws:
-        if rev.kind == "two_part":
-            k = x0.shape[1]
-            b, g = theta[:k], theta[k:]
-            m = [np.mean(1 / (1 + np.exp(-x @ b)) * np.exp(x @ g) * smear) for x in (x0, x1)]
-        elif rev.kind == "log_ols":
-            m = [np.mean(np.exp(x @ theta) * smear - 1) for x in (x0, x1)]
-        else:
-            m = [np.mean(np.exp(x @ theta)) for x in (x0, x1)]
-        out.append(m)
-    return np.asarray(out)
+def _parameters(model_result) -> tuple[np.ndarray, np.ndarray]:
+    """Stacked parameters and block-diagonal covariance of one or two fitted parts."""
+    parts = model_result if isinstance(model_result, tuple) else (model_result,)
+    theta = np.concatenate([np.asarray(p.params, float) for p in parts])
+    cov = np.zeros((len(theta), len(theta)))
+    start = 0
+    for p in parts:
+        k = len(p.params)
+        cov[start:start + k, start:start + k] = p.cov_params()
+        start += k
+    return theta, cov
 
 
 @adapts
@@ -126,32 +127,33 @@ def what_if(result: ModelResult, panel: pd.DataFrame, *, changes: dict,
         ``revenue_per_customer_period``, ``revenue_per_period``.
     """
     if result.kind != "logit":
-        raise ModelError(f"what_if needs a retention logit (fit_retention); got a "
+        raise ParameterError(f"what_if needs a retention logit (fit_retention); got a "
                          f"{result.kind!r} model.")
-    unknown = [c for c in changes if c not in result.drivers]
+    columns = [t.column for t in result.spec.drivers]
+    unknown = [c for c in changes if c not in columns]
     if unknown:
-        raise ModelError(f"Scenario changes {unknown} are not drivers of the model "
-                         f"({', '.join(result.drivers)}); fit the model with them as drivers.")
+        raise ParameterError(f"Scenario changes {unknown} are not drivers of the model "
+                             f"({', '.join(result.drivers)}); fit the model with them as "
+                             f"drivers.")
     outside_revenue = []
     if revenue_result is not None:
-        outside_revenue = [c for c in changes if c not in revenue_result.drivers]
+        revenue_columns = [t.column for t in revenue_result.spec.drivers]
+        outside_revenue = [c for c in changes if c not in revenue_columns]
         if len(outside_revenue) == len(changes):
-            raise ModelError(f"No scenario driver ({', '.join(changes)}) is a driver of the "
-                             f"revenue model ({', '.join(revenue_result.drivers)}), so its "
-                             f"revenue change would be exactly 0 by construction. Fit the "
-                             f"revenue model with them as drivers, or leave revenue_result "
-                             f"out.")
+            raise ParameterError(f"No scenario driver ({', '.join(changes)}) is a driver of "
+                                 f"the revenue model ({', '.join(revenue_result.drivers)}), so "
+                                 f"its revenue change would be exactly 0 by construction. Fit "
+                                 f"the revenue model with them as drivers, or leave "
+                                 f"revenue_result out.")
         if outside_revenue:
             moved = ", ".join(c for c in changes if c not in outside_revenue)
             warnings.warn(f"{', '.join(outside_revenue)} not in the revenue model: the revenue "
                           f"rows move only with {moved}.", UserWarning, stacklevel=2)
-    df0 = _population(result, panel)
-    df1 = apply_changes(df0, changes)
+    df0, x0, x1 = _scenario(result, panel, changes)
     res = result.model_result
-    x0, x1 = _design(res, df0), _design(res, df1)
     rng = np.random.default_rng(seed)
-    beta = np.asarray(res.params, float)
-    draws = np.vstack([beta, rng.multivariate_normal(beta, np.asarray(res.cov_params()), n_sim)])
+    beta, beta_cov = _parameters(res)
+    draws = np.vstack([beta, rng.multivariate_normal(beta, beta_cov, n_sim)])
 
     def churn(b):
         return [np.mean(1 / (1 + np.exp(-x @ b))) for x in (x0, x1)]
@@ -183,21 +185,12 @@ def what_if(result: ModelResult, panel: pd.DataFrame, *, changes: dict,
         rows.append(row("retention_value_per_period", None, -(c1 - c0) * per_period * v,
                         -d * per_period * v, money_unit))
     if revenue_result is not None:
-        rres = revenue_result.model_result
-        parts = rres if isinstance(rres, tuple) else (rres,)
-        theta = np.concatenate([np.asarray(p.params, float) for p in parts])
-        cov = np.zeros((len(theta), len(theta)))
-        start = 0
-        for p in parts:
-            k = len(p.params)
-            cov[start:start + k, start:start + k] = p.cov_params()
-            start += k
-        rdf0 = _population(revenue_result, panel)
-        rx0 = _design(parts[0], rdf0)
-        rx1 = _design(parts[0], apply_changes(rdf0, {k: v for k, v in changes.items()
-                                                     if k in rdf0.columns}))
+        theta, cov = _parameters(revenue_result.model_result)
+        _, rx0, rx1 = _scenario(revenue_result, panel, changes)
         rdraws = np.vstack([theta, rng.multivariate_normal(theta, cov, n_sim)])
-        means = _revenue_means(revenue_result, rx0, rx1, rdraws)
+        smear = revenue_result.diagnostics.get("smearing_factor") or 1.0
+        means = np.array([[np.mean(predict_revenue(revenue_result.kind, t, x, smear=smear))
+                           for x in (rx0, rx1)] for t in rdraws])
         rd = means[1:, 1] - means[1:, 0]
         money_unit = revenue_result.effect_unit
         rows.append(row("revenue_per_customer_period", means[0, 0], means[0, 1], rd, money_unit))
@@ -223,6 +216,10 @@ def what_if(result: ModelResult, panel: pd.DataFrame, *, changes: dict,
     if outside_revenue:
         sentence += (f" (revenue moves only with the scenario's drivers in the revenue model; "
                      f"not {', '.join(outside_revenue)})")
+    labels = result.effects().set_index("term")["evidence"]
+    scenario_evidence = weakest([labels[t.text] for t in result.spec.drivers
+                                 if t.column in changes])
     return WhatIfResult(changes=to_json_safe(changes), effect_unit="pp",
                         method=f"parametric simulation, {n_sim} coefficient draws, seed {seed}",
-                        alpha=alpha, table_=table, sentence=sentence + ".")
+                        alpha=alpha, table_=table, sentence=sentence + ".",
+                        evidence=scenario_evidence)

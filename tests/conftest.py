@@ -1,9 +1,16 @@
 """Fixtures shared by several test modules."""
 
-import warnings
+import os
 
-import pytest
-from toy_data import toy_panel
+# one BLAS thread: small least-squares fits run ~50x slower when threads contend on a busy
+# machine (set before numpy is first imported)
+for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
+
+import warnings  # noqa: E402
+
+import pytest  # noqa: E402
+from toy_data import toy_panel  # noqa: E402
 
 import cxkit as cx
 

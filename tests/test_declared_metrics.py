@@ -141,7 +141,7 @@ def test_declared_metrics_have_registry_entries(data):
     assert (m.unit, m.direction, m.label) == ("minutes", -1, "handle")
     assert registry.lookup("high_priority_rate").label == "high-priority tickets"
     assert registry.lookup("refund_count").confounded_by_construction
-    from cxkit.results import driver_label
+    from cxkit.labels import driver_label
     assert driver_label("high_priority_rate") == ("high-priority tickets", " pp", 100.0)
 
 

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from cxkit.exceptions import ModelError
+from cxkit.exceptions import ParameterError
 from cxkit.importance import driver_importance, importance_performance, relative_weights
 from cxkit.plots import quadrant_plot
 
@@ -69,14 +69,14 @@ def test_quadrants_and_plot(frame):
     ax = quadrant_plot(q.reset_index())
     assert ax.get_ylabel() == "importance (% of explained variation)"
     assert {t.get_text() for t in ax.texts} == {"a", "b", "c"}
-    with pytest.raises(ModelError, match="No performance value for c"):
+    with pytest.raises(ParameterError, match="No performance value for c"):
         importance_performance(res, {"a": 1, "b": 2})
 
 
 def test_errors(frame):
-    with pytest.raises(ModelError, match="method='shapley' is unknown"):
+    with pytest.raises(ParameterError, match="method='shapley' is unknown"):
         driver_importance(frame, drivers=["a", "b"], outcome="y", method="shapley")
-    with pytest.raises(ModelError, match="needs 2 to"):
+    with pytest.raises(ParameterError, match="needs 2 to"):
         driver_importance(frame, drivers=[], outcome="y", design="all")
     note = driver_importance(frame, drivers=["a"], outcome="y", design="all")
     assert "2 or more drivers; only a is given" in note.sentence  # a note, shown in notebooks

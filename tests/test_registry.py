@@ -91,7 +91,7 @@ def test_volume_metrics_are_flagged_confounded_by_construction():
 
 def test_readers_take_their_facts_from_the_registry():
     from cxkit.outcomes import OUTCOMES
-    from cxkit.results import driver_label
+    from cxkit.labels import driver_label
     from cxkit.schema import columns_of
     from cxkit.whatif import apply_changes
 

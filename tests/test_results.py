@@ -2,18 +2,21 @@
 
 import dataclasses
 import json
+import pickle
 import re
 
 import matplotlib
 import numpy as np
+import pandas as pd
 import pytest
 from toy_data import toy_panel
 
-from cxkit.exceptions import ModelError
+from cxkit.evidence import evidence_label
+from cxkit.exceptions import ParameterError
 from cxkit.models import fit_retention
 from cxkit.revenue import fit_revenue
 from cxkit.plots import forest_plot, km_plot
-from cxkit.results import TIDY_COLUMNS, to_json_safe
+from cxkit.results import ESTIMATE_COLUMNS, to_json_safe
 
 matplotlib.use("Agg")
 DRIVERS = ["resolution_hours_mean", "fcr_rate"]
@@ -24,10 +27,36 @@ def result():
     return fit_retention(toy_panel(), drivers=DRIVERS, placebo=False)
 
 
-def test_tidy_columns(result):
+def test_one_estimates_table_and_its_views(result):
+    table = result.estimates()
+    assert list(table.columns) == ESTIMATE_COLUMNS
+    assert set(table["quantity"]) == {"coefficient", "odds_ratio", "ame_pp"}
+    assert not table.duplicated(["term", "quantity"]).any()
+    # every row carries the label of cxkit.evidence, the one place that decides it
+    assert list(table["evidence"]) == [evidence_label(result, t) for t in table["term"]]
+    assert set(table.loc[table["term"].isin(DRIVERS), "evidence"]) == {"design-based"}
     tidy = result.tidy()
-    assert list(tidy.columns[:7]) == TIDY_COLUMNS
-    assert {"odds_ratio", "ame", "ame_conf_low", "ame_conf_high"} <= set(tidy.columns)
+    assert list(tidy.columns) == ESTIMATE_COLUMNS and (tidy["quantity"] == "coefficient").all()
+    effects = result.effects()
+    pd.testing.assert_frame_equal(
+        effects, table[table["quantity"] == "ame_pp"].reset_index(drop=True))
+    assert list(effects["term"]) == DRIVERS
+    sentence = result.effect("fcr_rate", 1.0)
+    row = effects.set_index("term").loc["fcr_rate"]
+    assert (sentence["estimate"], sentence["conf_low"], sentence["conf_high"]) == (
+        row["estimate"], row["conf_low"], row["conf_high"])
+
+
+def test_changing_an_estimate_makes_results_unequal(result):
+    same = dataclasses.replace(result)
+    assert same == result and hash(same) == hash(result)
+    table = result.estimates()
+    table.loc[table.index[-1], "estimate"] += 1e-9
+    changed = dataclasses.replace(result, estimates_table=table)
+    assert changed != result
+    with pytest.raises(TypeError):
+        result.diagnostics["auc"] = 1.0  # read-only
+    assert pickle.loads(pickle.dumps(result)) == result
 
 
 def test_result_is_frozen_and_holds_copies(result):
@@ -36,24 +65,24 @@ def test_result_is_frozen_and_holds_copies(result):
     before = result.tidy()["estimate"].copy()
     tidy, effects, checks = result.tidy(), result.effects(), result.guardrails
     tidy.loc[:, "estimate"] = 0.0
-    effects.loc[:, "ame"] = 0.0
+    effects.loc[:, "estimate"] = 0.0
     checks.loc[:, "status"] = "x"
     assert (result.tidy()["estimate"] == before).all()
-    assert (result.effects()["ame"] != 0).all()
+    assert (result.effects()["estimate"] != 0).all()
     assert (result.guardrails["status"] != "x").all()
 
 
 def test_to_dict_is_json_safe(result):
     d = json.loads(json.dumps(result.to_dict(), allow_nan=False))
     assert d["n_obs"] == result.n_obs and d["effect_unit"] == "pp"
-    intercept = next(r for r in d["tidy"] if r["term"] == "Intercept")
-    assert intercept["ame"] is None  # NaN -> None
+    odds = next(r for r in d["estimates"] if r["quantity"] == "odds_ratio")
+    assert odds["std_error"] is None  # NaN -> None
     assert to_json_safe({"a": np.float64("nan"), "b": np.int64(3)}) == {"a": None, "b": 3}
 
 
 def test_effect_sentence(result):
     eff = result.effect("resolution_hours_mean", -2)
-    ame = result.effects().set_index("term").loc["resolution_hours_mean", "ame"]
+    ame = result.effects().set_index("term").loc["resolution_hours_mean", "estimate"]
     assert eff["estimate"] == pytest.approx(-2 * ame)
     assert eff["conf_low"] < eff["estimate"] < eff["conf_high"]
     assert re.fullmatch(r"-2 h resolution time ≈ -\d+\.\d\d pp monthly churn "
@@ -61,7 +90,7 @@ def test_effect_sentence(result):
         eff["sentence"]
     rate = result.effect("fcr_rate", 0.1)["sentence"]
     assert rate.startswith("+10 pp first-contact resolution ≈ -")
-    with pytest.raises(ModelError, match="No effect for term 'csat_mean'"):
+    with pytest.raises(ParameterError, match="No effect for term 'csat_mean'"):
         result.effect("csat_mean", 1)
 
 

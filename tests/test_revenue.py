@@ -7,7 +7,7 @@ import statsmodels.api as sm
 import statsmodels.formula.api as smf
 from test_models import CONTROLS, _contacted
 
-from cxkit.exceptions import ModelError
+from cxkit.exceptions import ModelError, ParameterError
 from cxkit.revenue import fit_revenue
 
 
@@ -20,10 +20,12 @@ def test_log_ols_equals_direct_ols(panel):
     tidy = res.tidy().set_index("term")
     np.testing.assert_allclose(tidy.loc[direct.params.index, "estimate"], direct.params, atol=1e-6)
     np.testing.assert_allclose(tidy.loc[direct.params.index, "std_error"], direct.bse, atol=1e-6)
+    # the effect by counterfactual prediction: E[revenue] = exp(prediction) * smearing - 1
     smear = np.mean(np.exp(direct.resid))
-    expected = np.mean(np.exp(direct.fittedvalues)) * smear * (np.exp(direct.params["csat_mean"])
-                                                              - 1)
-    assert res.effects()["ame"].iloc[0] == pytest.approx(expected, rel=1e-9)
+    up = df.assign(csat_mean=df["csat_mean"] + 1)
+    expected = np.mean(np.exp(direct.predict(up)) * smear - 1) - np.mean(
+        np.exp(direct.predict(df)) * smear - 1)
+    assert res.effects()["estimate"].iloc[0] == pytest.approx(expected, rel=1e-9)
 
 
 def test_tweedie_equals_direct_glm(panel):
@@ -36,9 +38,9 @@ def test_tweedie_equals_direct_glm(panel):
     tidy = res.tidy().set_index("term")
     np.testing.assert_allclose(tidy.loc[direct.params.index, "estimate"], direct.params, atol=1e-6)
     np.testing.assert_allclose(tidy.loc[direct.params.index, "std_error"], direct.bse, atol=1e-6)
-    mu = direct.fittedvalues
-    assert res.effects()["ame"].iloc[0] == pytest.approx(
-        mu.mean() * (np.exp(direct.params["csat_mean"]) - 1), rel=1e-6)
+    up = df.assign(csat_mean=df["csat_mean"] + 1)
+    assert res.effects()["estimate"].iloc[0] == pytest.approx(
+        direct.predict(up).mean() - direct.predict(df).mean(), rel=1e-6)
 
 
 def test_two_part_effect_equals_manual_retransformation(panel):
@@ -56,8 +58,8 @@ def test_two_part_effect_equals_manual_retransformation(panel):
     manual = np.mean(part1.predict(up) * np.exp(part2.predict(up)) * smear
                      - part1.predict(df) * np.exp(part2.predict(df)) * smear)
     eff = res.effects().iloc[0]
-    assert eff["ame"] == pytest.approx(manual, rel=1e-6)
-    assert eff["ame_conf_low"] < eff["ame"] < eff["ame_conf_high"]
+    assert eff["estimate"] == pytest.approx(manual, rel=1e-6)
+    assert eff["conf_low"] < eff["estimate"] < eff["conf_high"]
     assert res.effect_unit == "EUR"
     terms = res.tidy()["term"]
     assert "any_purchase:csat_mean" in set(terms) and "log_amount:csat_mean" in set(terms)
@@ -70,10 +72,10 @@ def test_bootstrap_interval_resamples_customers(panel, method):
     boot = fit_revenue(panel, drivers=["csat_mean"], method=method, placebo=False,
                        interval="bootstrap", n_boot=60, seed=3)
     d, b = delta.effects().iloc[0], boot.effects().iloc[0]
-    assert b["ame"] == pytest.approx(d["ame"])  # same point estimate, another interval
-    assert b["ame_conf_low"] < b["ame"] < b["ame_conf_high"]
-    assert (b["ame_conf_low"], b["ame_conf_high"]) != (d["ame_conf_low"], d["ame_conf_high"])
-    ratio = (b["ame_conf_high"] - b["ame_conf_low"]) / (d["ame_conf_high"] - d["ame_conf_low"])
+    assert b["estimate"] == pytest.approx(d["estimate"])  # same point estimate, another interval
+    assert b["conf_low"] < b["estimate"] < b["conf_high"]
+    assert (b["conf_low"], b["conf_high"]) != (d["conf_low"], d["conf_high"])
+    ratio = (b["conf_high"] - b["conf_low"]) / (d["conf_high"] - d["conf_low"])
     assert 0.5 < ratio < 2.0, ratio  # the two agree on the scale of the uncertainty
     assert boot.diagnostics["interval"].startswith("cluster bootstrap by customer_id, 60 refits")
     again = fit_revenue(panel, drivers=["csat_mean"], method=method, placebo=False,
@@ -87,7 +89,7 @@ def test_bootstrap_interval_resamples_customers(panel, method):
     ({"interval": "bootstrap", "cluster": None}, "needs cluster="),
 ])
 def test_bad_interval_arguments(panel, kwargs, words):
-    with pytest.raises(ModelError, match=words):
+    with pytest.raises(ParameterError, match=words):
         fit_revenue(panel, drivers=["csat_mean"], placebo=False, **kwargs)
 
 
@@ -99,5 +101,5 @@ def test_negative_revenue_rejected(panel):
 
 
 def test_unknown_method_rejected(panel):
-    with pytest.raises(ModelError, match="method='gamma' is unknown"):
+    with pytest.raises(ParameterError, match="method='gamma' is unknown"):
         fit_revenue(panel, drivers=["csat_mean"], method="gamma")

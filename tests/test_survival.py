@@ -105,7 +105,10 @@ def test_matches_direct_phreg(rossi, cox):
     tidy = cox.tidy()
     np.testing.assert_allclose(tidy["estimate"], direct.params, atol=1e-6)
     np.testing.assert_allclose(tidy["std_error"], direct.bse, atol=1e-6)
-    np.testing.assert_allclose(tidy["hazard_ratio"], np.exp(direct.params), atol=1e-6)
+    hr = cox.tidy("hazard_ratio")
+    np.testing.assert_allclose(hr["estimate"], np.exp(direct.params), rtol=1e-6)
+    np.testing.assert_allclose(hr["conf_high"], np.exp(direct.conf_int()[:, 1]), rtol=1e-6)
+    assert hr["std_error"].isna().all()  # no log-scale SE beside a hazard ratio
 
 
 def test_delayed_entry_and_strata_equal_direct_call(rossi):
