@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cxkit.render import PAGE_CSS, _short_effect
+from cxkit.render import PAGE_CSS, short_effect
 
 __all__ = ["list_batches", "history_table", "write_history"]
 
@@ -104,7 +104,7 @@ def history_table(output_root) -> pd.DataFrame:
                     records.append({**base, "kind": "effect", "name": f"{r.outcome} ~ {r.term}",
                                     "model": r.model, "estimate": r.estimate,
                                     "conf_low": r.conf_low, "conf_high": r.conf_high,
-                                    "effect": _short_effect(r._asdict())
+                                    "effect": short_effect(r._asdict())
                                     if isinstance(r.effect, str) else None})
                 break
         if not len(kpis) and not any((rows["notebook"] == n).any() for n in _EFFECT_NOTEBOOKS):

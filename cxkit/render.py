@@ -26,7 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ReportFacts", "report_facts", "render_html", "write_index", "PAGE_CSS"]
+__all__ = ["ReportFacts", "report_facts", "render_html", "write_index", "PAGE_CSS",
+           "short_effect"]
 
 _HEADLINE_ROWS = 3
 _PERIOD_WORDS = {"W": "weekly periods", "M": "monthly periods", "Q": "quarterly periods"}
@@ -336,7 +337,7 @@ def _kpi_text(row: Mapping, *, currency=None) -> str:
     return text
 
 
-def _short_effect(row: Mapping) -> str:
+def short_effect(row: Mapping) -> str:
     """The effect sentence for a list of headlines: the sensitivity sentence becomes its E-value."""
     text, said = str(row["effect"]), row.get("sensitivity")
     if said and text.endswith("; " + str(said)):
@@ -364,7 +365,7 @@ def _headline(run: Mapping, root: Path) -> str:
         if row.get("model") == "kpi" and row.get("estimate") is not None:
             text = _kpi_text(row, currency=payload.get("currency"))
         elif row.get("effect"):
-            text = _short_effect(row)
+            text = short_effect(row)
         else:
             ci = f" (CI {_fmt(row.get('conf_low'))} to {_fmt(row.get('conf_high'))})"
             text = (f"{row.get('outcome')} ~ {row.get('term')}: {_fmt(row.get('estimate'))}"

@@ -171,11 +171,11 @@ def test_history_of_an_empty_root(tmp_path):
 
 
 def test_index_headline_keeps_the_label_and_shortens_the_sensitivity_to_its_e_value():
-    from cxkit.render import _short_effect
+    from cxkit.render import short_effect
 
     said = "an unmeasured confounder would need a risk ratio of 1.26 with both ..."
     row = {"effect": f"-2 h resolution time ≈ -0.10 pp (95% CI -0.12 to -0.08) "
                      f"[design-based]; {said}", "sensitivity": said, "e_value": 1.2564}
-    assert _short_effect(row) == ("-2 h resolution time ≈ -0.10 pp (95% CI -0.12 to -0.08) "
+    assert short_effect(row) == ("-2 h resolution time ≈ -0.10 pp (95% CI -0.12 to -0.08) "
                                   "[design-based; E-value 1.26]")
-    assert _short_effect({"effect": "plain sentence"}) == "plain sentence"
+    assert short_effect({"effect": "plain sentence"}) == "plain sentence"
