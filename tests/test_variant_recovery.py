@@ -33,4 +33,4 @@ def test_planted_contact_reason_effect_is_recovered_through_its_share():
     assert row["conf_low"] <= 0.8 <= row["conf_high"]
     assert row["conf_low"] > 0  # billing contacts raise churn, and the model says so
     ame = result.effects().set_index("term").loc["reason_share_billing"]
-    assert ame["ame_conf_low"] <= truth["ame_pp"]["reason_share_billing"] <= ame["ame_conf_high"]
+    assert ame["conf_low"] <= truth["ame_pp"]["reason_share_billing"] <= ame["conf_high"]
