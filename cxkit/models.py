@@ -44,6 +44,14 @@ def calibration_table(y, p, bins: int = 10) -> pd.DataFrame:
                                        observed_rate=("y", "mean")).reset_index()
 
 
+def _mcfadden_r2(llf: float, y: np.ndarray) -> float:
+    """McFadden's pseudo-R2 against the intercept-only logit, whose log-likelihood has a
+    closed form (statsmodels' ``prsquared`` refits it by Nelder-Mead)."""
+    rate = float(np.mean(y))
+    llnull = len(y) * (rate * np.log(rate) + (1 - rate) * np.log(1 - rate))
+    return 1.0 - llf / llnull
+
+
 def _zero_one(x: np.ndarray) -> bool:
     return bool(np.all((x == 0) | (x == 1)))
 
@@ -181,7 +189,7 @@ def fit_retention(panel: pd.DataFrame, *, drivers, controls=DEFAULT_CONTROLS,
     diagnostics = {"auc": auc_score(y, p), "events": events, "event_rate": float(y.mean()),
                    "clusters": None if spec.cluster is None else
                    int(pd.unique(frame[spec.cluster]).size),
-                   "pseudo_r2": float(res.prsquared)}
+                   "pseudo_r2": _mcfadden_r2(float(res.llf), y)}
     checks = guardrails.design_checks(panel, frame, spec, events=events, n_params=n_params,
                                       placebo=placebo, alpha=alpha)
     label = fitting.outcome_label(spec)

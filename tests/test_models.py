@@ -48,6 +48,8 @@ def test_retention_equals_direct_statsmodels_logit(panel, retention):
     np.testing.assert_allclose(odds.loc["fcr_rate", ["conf_low", "conf_high"]].astype(float),
                                np.exp(direct.conf_int().loc["fcr_rate"]), rtol=1e-6)
     assert np.isnan(odds.loc["fcr_rate", "std_error"])  # the SE belongs to the log-odds row
+    # McFadden R2 from the closed-form null log-likelihood equals statsmodels' refitted one
+    assert retention.diagnostics["pseudo_r2"] == pytest.approx(direct.prsquared, rel=1e-6)
 
 
 def test_nonrobust_one_row_per_customer_equals_default_logit(panel):
