@@ -126,3 +126,34 @@ def test_km_plot_one_curve_per_group():
     ax = km_plot(km, time_unit="weeks")
     assert len(ax.get_lines()) == 2 and ax.get_xlabel() == "time (weeks)"
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["0", "1"]
+
+
+def test_every_result_type_has_the_same_accessors(result):
+    """ModelResult (logit, revenue, Cox), WhatIfResult and ImportanceResult alike."""
+    import matplotlib.pyplot as plt
+
+    from cxkit.importance import driver_importance
+    from cxkit.survival import fit_churn_timing
+    from cxkit.whatif import what_if
+    from test_survival import COVS
+    from toy_data import load_rossi
+
+    panel = toy_panel()
+    rossi = load_rossi()
+    results = [
+        result,
+        fit_revenue(panel, drivers=["csat_mean"], method="tweedie", placebo=False),
+        fit_churn_timing(rossi, covariates=COVS, duration="week", event="arrest"),
+        what_if(result, panel, changes={"fcr_rate": {"add": 0.1}}, n_sim=20),
+        driver_importance(panel, drivers=DRIVERS, outcome="churned_next", n_boot=0),
+    ]
+    for res in results:
+        tidy = res.tidy()
+        assert list(tidy.columns) == ESTIMATE_COLUMNS, type(res).__name__
+        assert len(tidy) and tidy["evidence"].notna().all()
+        assert "<" in res.summary()._repr_html_() and repr(res.summary())
+        json.loads(json.dumps(res.to_dict(), allow_nan=False))
+        ax = res.plot()
+        assert ax.figure is not None and res.plot(ax=ax) is ax
+        plt.close("all")
+        assert res == res and res != results[0] or res is results[0]
