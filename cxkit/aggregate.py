@@ -22,7 +22,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from cxkit.exceptions import ConfigError
+from cxkit.exceptions import ParameterError, ResourceError
 
 __all__ = ["check_settings", "connect", "run_query_slices", "panel_ticket_sql"]
 
@@ -34,17 +34,17 @@ def check_settings(*, memory_limit: str, threads: int | None) -> int:
 
     Raises
     ------
-    ConfigError
+    ParameterError
         ``memory_limit`` is not a size or ``threads`` is not a positive integer.
     """
     if not isinstance(memory_limit, str) or not _MEMORY.match(memory_limit):
-        raise ConfigError(
+        raise ParameterError(
             f"memory_limit={memory_limit!r} is not a size: pass a number with a unit, "
             "e.g. memory_limit='4GB' or '512MB'.")
     if threads is None:
         threads = os.cpu_count() or 1
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ConfigError(
+        raise ParameterError(
             f"threads={threads!r} must be a positive integer (or None for all cores).")
     return threads
 
@@ -69,7 +69,7 @@ def connect(*, memory_limit: str = "4GB", threads: int | None = None) -> Iterato
 
     Raises
     ------
-    ConfigError
+    ParameterError
         ``memory_limit`` is not a size or ``threads`` is not a positive integer.
     """
     threads = check_settings(memory_limit=memory_limit, threads=threads)
@@ -116,8 +116,8 @@ def run_query_slices(sql: str, name: str, slices: Iterable[pd.DataFrame], *,
 
     Raises
     ------
-    ConfigError
-        The engine ran out of memory (raise ``memory_limit``) or rejected a setting.
+    ResourceError
+        The engine ran out of memory (raise ``memory_limit``).
     """
     with connect(memory_limit=memory_limit, threads=threads) as con:
         for frame in slices:
@@ -125,7 +125,7 @@ def run_query_slices(sql: str, name: str, slices: Iterable[pd.DataFrame], *,
             try:
                 answer = con.sql(sql).fetchnumpy()
             except duckdb.OutOfMemoryException as exc:
-                raise ConfigError(
+                raise ResourceError(
                     f"The aggregation ran out of memory under memory_limit={memory_limit!r}: "
                     f"raise memory_limit. Engine message: {exc}") from None
             con.unregister(name)

@@ -17,7 +17,7 @@ import pandas as pd
 from cxkit import aggregate, registry
 from cxkit._grid import Cells, Layout, dense_sums, floats, shifted_sum
 from cxkit.data import SupportData
-from cxkit.exceptions import ConfigError, SchemaError
+from cxkit.exceptions import ParameterError, SchemaError
 from cxkit.periods import check_period, period_number, period_range
 
 __all__ = ["build_panel", "period_grid"]
@@ -28,10 +28,10 @@ def _timestamp(value, name: str) -> pd.Timestamp:
     try:
         ts = pd.Timestamp(value)
     except (ValueError, TypeError):
-        raise ConfigError(
+        raise ParameterError(
             f"{name}={value!r} is not a date: pass e.g. {name}='2024-01-01'.") from None
     if ts is pd.NaT or ts.tzinfo is not None:
-        raise ConfigError(f"{name}={value!r} must be a naive date in the reporting time zone, "
+        raise ParameterError(f"{name}={value!r} must be a naive date in the reporting time zone, "
                           f"e.g. {name}='2024-01-01'.")
     return ts
 
@@ -67,7 +67,7 @@ def period_grid(data: SupportData, *, period: str = "M", start=None, end=None) -
     ------
     ParameterError
         Unknown ``period`` (see :mod:`cxkit.periods`).
-    ConfigError
+    ParameterError
         Unparsable dates, ``start`` after ``end``, or no event from which to
         take the window.
     """
@@ -78,7 +78,7 @@ def period_grid(data: SupportData, *, period: str = "M", start=None, end=None) -
         found = [t for t in (_column_extreme(data.tickets, "created_at", "min"),
                              _column_extreme(data.revenue, "paid_at", "min")) if t is not None]
         if not found:
-            raise ConfigError("The data have no tickets or payments to start the window from: "
+            raise ParameterError("The data have no tickets or payments to start the window from: "
                               "pass start='YYYY-MM-DD'.")
         first = min(found)
     if end is not None:
@@ -91,7 +91,7 @@ def period_grid(data: SupportData, *, period: str = "M", start=None, end=None) -
         last = max(found) if found else first
     lo, hi = period_number(first, period), period_number(last, period)
     if hi < lo:
-        raise ConfigError(f"The window ends ({last:%Y-%m-%d}) before it starts ({first:%Y-%m-%d}): "
+        raise ParameterError(f"The window ends ({last:%Y-%m-%d}) before it starts ({first:%Y-%m-%d}): "
                           "check start= and end=.")
     starts = period_range(lo, hi + 1, period)
     return pd.DataFrame({"period_index": np.arange(hi - lo + 1),
@@ -100,7 +100,7 @@ def period_grid(data: SupportData, *, period: str = "M", start=None, end=None) -
 
 def _check_int(value, name: str, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ConfigError(f"{name}={value!r} must be an integer >= {low}.")
+        raise ParameterError(f"{name}={value!r} must be an integer >= {low}.")
     return int(value)
 
 
@@ -191,7 +191,7 @@ def build_panel(data: SupportData, *, period: str = "M", horizon: int = 1, lookb
     ------
     ParameterError
         Unknown ``period`` (see :mod:`cxkit.periods`).
-    ConfigError
+    ParameterError
         Invalid ``horizon``, ``lookback``, dates or engine settings.
     SchemaError
         A timestamp column is not a naive datetime.

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from cxkit import aggregate
-from cxkit.exceptions import ConfigError
+from cxkit.exceptions import ParameterError, ResourceError
 
 
 def test_each_slice_gets_its_own_answer_on_one_connection():
@@ -34,14 +34,14 @@ def test_no_slices_run_no_query():
     ({"memory_limit": "4GB", "threads": True}, "threads=True"),
 ])
 def test_bad_settings_name_the_setting(kwargs, words):
-    with pytest.raises(ConfigError, match=words):
+    with pytest.raises(ParameterError, match=words):
         aggregate.check_settings(**kwargs)
 
 
 def test_running_out_of_memory_says_which_setting_to_raise():
     n = 2_000_000
     frame = pd.DataFrame({"k": np.arange(n) % 500_000, "v": np.random.default_rng(1).random(n)})
-    with pytest.raises(ConfigError, match="raise memory_limit"):
+    with pytest.raises(ResourceError, match="raise memory_limit"):
         list(aggregate.run_query_slices("SELECT k, median(v) AS m FROM t GROUP BY k", "t", [frame],
                                         memory_limit="8MB", threads=1))
 

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from cxkit.data import SupportData
-from cxkit.exceptions import ConfigError, ParameterError, SchemaError
+from cxkit.exceptions import ParameterError, SchemaError
 from cxkit.panel import build_panel
 
 TS = pd.Timestamp
@@ -271,8 +271,8 @@ def test_bad_period_raises_parameter_error():
     ({"memory_limit": "lots"}, "memory_limit"),
     ({"threads": 0}, "threads=0"),
 ])
-def test_bad_arguments_raise_config_error(kwargs, words):
-    with pytest.raises(ConfigError, match=words.replace("(", r"\(")):
+def test_bad_arguments_raise_parameter_error(kwargs, words):
+    with pytest.raises(ParameterError, match=words.replace("(", r"\(")):
         build_panel(fixture_data(), **kwargs)
 
 
