@@ -1,7 +1,6 @@
 """The configs under examples/: each loads, and the IBM Telco example reproduces the data
 set's reference figures through its config alone (data/telco/README.md)."""
 
-import inspect
 import warnings
 from pathlib import Path
 
@@ -49,16 +48,13 @@ def test_telco_churn_rates_by_tech_support(telco):
 
 
 def test_telco_tech_support_odds_ratio(telco):
-    options = {}
-    if "cov_type" in inspect.signature(fit_retention).parameters:
-        options, tol = {"cov_type": "nonrobust"}, 5e-4  # the reference interval is model-based
-    else:
-        tol = 5e-3  # HC1 (robust) interval: close to the model-based one, not equal
+    # the reference interval is model-based (statsmodels' default), hence cov_type="nonrobust"
     res = fit_retention(telco, drivers=["tech_support_yes"], outcome="churned", design="all",
                         controls=["tenure_months", "monthly_charges", "C(contract)",
-                                  "C(internet_service)"], cluster=None, placebo=False, **options)
+                                  "C(internet_service)"], cluster=None, placebo=False,
+                        cov_type="nonrobust")
     assert res.n_obs == 5517  # customers without internet service have no tech_support_yes
     row = res.tidy().set_index("term").loc["tech_support_yes"]
     assert np.exp(row["estimate"]) == pytest.approx(0.6201, abs=5e-5)
-    assert np.exp(row["conf_low"]) == pytest.approx(0.5236, abs=tol)
-    assert np.exp(row["conf_high"]) == pytest.approx(0.7344, abs=tol)
+    assert np.exp(row["conf_low"]) == pytest.approx(0.5236, abs=5e-5)
+    assert np.exp(row["conf_high"]) == pytest.approx(0.7344, abs=5e-5)
