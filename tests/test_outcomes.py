@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from cxkit.data import SupportData
-from cxkit.exceptions import ConfigError
+from cxkit.exceptions import ParameterError
 from cxkit.outcomes import DAYS_PER_MONTH, OUTCOMES, build_survival
 
 TS = pd.Timestamp
@@ -115,8 +115,8 @@ def test_end_override_censors_later_churn():
     assert surv.loc["C", "event"] == 1
 
 
-def test_bad_window_raises_config_error():
-    with pytest.raises(ConfigError, match="before it starts"):
+def test_bad_window_raises_parameter_error():
+    with pytest.raises(ParameterError, match="before it starts"):
         build_survival(fixture_data(), start="2024-05-01", end="2024-02-01")
 
 
