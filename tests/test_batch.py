@@ -185,8 +185,12 @@ def test_manifest_and_index(mixed_batch):
 
 # A batch in a subprocess, its source data faked (read once into the batch cache).
 FAKE_DATA_BATCH = """
+import signal
 import sys
 import pandas as pd
+# Ctrl-C as in a terminal: a child of a non-interactive shell's background job starts
+# with SIGINT ignored, and Python then installs no KeyboardInterrupt handler.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 import cxkit.cache
 from cxkit.data import SupportData
 fake = SupportData(customers=pd.DataFrame({"customer_id": ["c1", "c2"]}))
