@@ -18,8 +18,9 @@ $(STAMP): pyproject.toml constraints.txt
 report: $(STAMP)
 	$(BIN)/cxkit run
 
-## test: the whole suite, notebooks included
+## test: lint, then the whole suite, notebooks included
 test: $(STAMP)
+	$(BIN)/ruff check cxkit tests benchmarks
 	$(BIN)/python -m pytest -q
 	$(BIN)/python -m pytest -q --nbval-lax -p no:cacheprovider notebooks/
 

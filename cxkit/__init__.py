@@ -118,15 +118,23 @@ def __dir__():
 if TYPE_CHECKING:  # static analysers and IDEs see the eager imports
     from cxkit.availability import Missing, expand_terms
     from cxkit.cache import load_data, load_panel
+    from cxkit.claims import describe_claims
+    from cxkit.comparisons import (
+        adjust_pvalues,
+        compare_naive,
+        fit_by_segment,
+        fit_within,
+    )
     from cxkit.curves import adjusted_survival, cohort_retention
     from cxkit.data import SupportData
-    from cxkit.claims import describe_claims
     from cxkit.describe import (
-        coverage_plot, describe_associations, describe_findings, describe_panel,
-        describe_performance, describe_sources, value_per_retained_customer,
-    )
-    from cxkit.comparisons import (
-        adjust_pvalues, compare_naive, fit_by_segment, fit_within,
+        coverage_plot,
+        describe_associations,
+        describe_findings,
+        describe_panel,
+        describe_performance,
+        describe_sources,
+        value_per_retained_customer,
     )
     from cxkit.display import format_table
     from cxkit.guardrails import placebo_check
@@ -134,13 +142,24 @@ if TYPE_CHECKING:  # static analysers and IDEs see the eager imports
     from cxkit.io import read_support_data
     from cxkit.mediation import fit_mediation
     from cxkit.metrics import (
-        channel_mix, compute_kpis, contact_rate, kpi_trend_plot, nps, reason_mix,
+        channel_mix,
+        compute_kpis,
+        contact_rate,
+        kpi_trend_plot,
+        nps,
+        reason_mix,
     )
     from cxkit.models import fit_retention
     from cxkit.outcomes import build_churn_intervals, build_survival
     from cxkit.panel import build_panel
     from cxkit.plots import (
-        effect_plot, forest_plot, km_plot, kpi_interval_plot, quadrant_plot, set_theme, what_if_plot,
+        effect_plot,
+        forest_plot,
+        km_plot,
+        kpi_interval_plot,
+        quadrant_plot,
+        set_theme,
+        what_if_plot,
     )
     from cxkit.report import write_results
     from cxkit.result_rows import headline_rows, kpi_rows, quality_rows

@@ -76,8 +76,9 @@ def parse_expression(expr: str) -> tuple[ast.Expression, dict[str, str]]:
                                   f"available: {', '.join(FUNCTIONS)}.")
             low, high = FUNCTIONS[fname]
             if len(node.args) < low or (high is not None and len(node.args) > high):
-                raise ConfigError(f"{expr!r}: {fname}() takes {low if low == high else f'{low} or more'} "
-                                  f"argument(s), got {len(node.args)}.")
+                wanted = low if low == high else f"{low} or more"
+                raise ConfigError(f"{expr!r}: {fname}() takes {wanted} argument(s), "
+                                  f"got {len(node.args)}.")
         if isinstance(node, ast.Compare):
             if len(node.ops) != 1:
                 raise ConfigError(f"{expr!r}: chained comparisons are not allowed; join them "
@@ -335,7 +336,8 @@ class _Evaluator:
             out = getattr(a, ops[type(node.ops[0])])(b)
         except TypeError as exc:
             raise ConfigError(f"{self.expr!r}: cannot compare these values ({exc}).") from None
-        missing = a.isna() | (_as_series(b, self.index).isna() if isinstance(b, pd.Series) else False)
+        b_missing = _as_series(b, self.index).isna() if isinstance(b, pd.Series) else False
+        missing = a.isna() | b_missing
         return out.astype("boolean").fillna(False).astype(bool) & ~missing
 
     def _Call(self, node, want):

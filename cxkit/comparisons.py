@@ -154,9 +154,9 @@ def fit_within(panel: pd.DataFrame, *, drivers, outcome: str = "churned_next",
     if absorbing:
         rows.append(_row("absorbing_outcome", "warning",
                          f"{outcome} never returns to 0 once it is 1 (an event that ends "
-                         "the customer's rows): within-customer estimates are biased for it (fixed effects need "
-                         "repeated events); read them for direction only and take effect "
-                         "sizes from fit_retention"))
+                         "the customer's rows): within-customer estimates are biased for it "
+                         "(fixed effects need repeated events); read them for direction only "
+                         "and take effect sizes from fit_retention"))
     checks = pd.DataFrame(rows)
     return ModelResult(
         kind="within", spec=spec, n_obs=len(df), effect_unit=unit,

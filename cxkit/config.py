@@ -166,11 +166,12 @@ _Loader.yaml_implicit_resolvers = {
     k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:bool"]
     for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
-_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-                              list("tTfF"))
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool",
+                              re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
-def load_config(source: str | Path | Mapping, *, base_dir: str | Path | None = None) -> SourceConfig:
+def load_config(source: str | Path | Mapping, *,
+                base_dir: str | Path | None = None) -> SourceConfig:
     """Read and check a source config.
 
     Parameters
@@ -222,7 +223,8 @@ def load_config(source: str | Path | Mapping, *, base_dir: str | Path | None = N
     tz = _check_zone(raw.get("timezone", "UTC"), f"{where}: timezone")
     currency = str(raw.get("currency", "USD"))
     if not re.fullmatch(r"[A-Z]{3}", currency):
-        raise ConfigError(f"{where}: currency {currency!r} is not a 3-letter ISO code such as USD or EUR.")
+        raise ConfigError(f"{where}: currency {currency!r} is not a 3-letter ISO code "
+                          "such as USD or EUR.")
     as_of = None
     if raw.get("as_of") is not None:
         try:
@@ -355,7 +357,8 @@ def _table(name: str, spec: Any, where: str) -> TableConfig:
         col = str(col)
         if not _NAME_RE.match(col) or col in RESERVED:
             raise ConfigError(f"{at}.derive: {col!r} is not a valid new column name; use "
-                              "snake_case letters, digits and underscores (not source_row/source_file).")
+                              "snake_case letters, digits and underscores "
+                              "(not source_row/source_file).")
         try:
             parse_expression(str(expr))
         except ConfigError as exc:

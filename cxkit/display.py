@@ -342,7 +342,7 @@ def format_table(df: pd.DataFrame, *, units: Mapping[str, str] | None = None,
         if row_units is not None and unit not in ("text", "date", "count", "p_value") \
                 and c != "n_obs":
             text[c] = [format_value(v, _level_unit(c, ru) or unit, currency=rc or currency)
-                       for v, (ru, rc) in zip(values, row_units)]
+                       for v, (ru, rc) in zip(values, row_units, strict=True)]
         else:
             text[c] = [format_value(v, unit, currency=currency) for v in values]
     if (text == MISSING).to_numpy().any():

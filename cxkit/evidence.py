@@ -26,7 +26,8 @@ import re
 
 import pandas as pd
 
-__all__ = ["DESIGN_BASED", "ASSOCIATION", "CONFOUNDED", "EVIDENCE_LABELS", "EVIDENCE_NOTES", "is_help_needed", "evidence_label", "evidence_labels", "is_finding", "weakest"]
+__all__ = ["ASSOCIATION", "CONFOUNDED", "DESIGN_BASED", "EVIDENCE_LABELS", "EVIDENCE_NOTES",
+           "evidence_label", "evidence_labels", "is_finding", "is_help_needed", "weakest"]
 
 DESIGN_BASED = "design-based"
 ASSOCIATION = "association only"

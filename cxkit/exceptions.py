@@ -58,10 +58,6 @@ class ParameterError(CxkitError, ValueError):
     ``method`` or ``design``, a driver outside the whitelist, a wrong type)."""
 
 
-class ResourceError(CxkitError, OSError):
-    """The machine ran out of something: memory, disk space, or permission to write."""
-
-
 class BatchError(CxkitError, RuntimeError):
     """One or more runs of a batch failed."""
 
@@ -75,7 +71,7 @@ class SmallSampleWarning(UserWarning):
 
 
 class ResourceError(CxkitError, OSError):
-    """The machine refused: a full disk, a read-only or forbidden folder, no memory left."""
+    """The machine refused: no memory left, a full disk, a read-only or forbidden folder."""
 
     @classmethod
     def from_os_error(cls, exc: OSError, *, path, doing: str, fix: str = "") -> ResourceError:

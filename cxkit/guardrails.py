@@ -122,7 +122,7 @@ def placebo_check(panel: pd.DataFrame, *, drivers, controls=fitting.DEFAULT_CONT
     tidy = tidy.set_index("term").loc[names].reset_index()
     sd_y = np.std(y, ddof=1)
     tidy["std_effect"] = [b * np.std(design_matrix.matrix[:, design_matrix.index(d)], ddof=1)
-                          / sd_y for b, d in zip(tidy["estimate"], names)]
+                          / sd_y for b, d in zip(tidy["estimate"], names, strict=True)]
     covers = (tidy["conf_low"] <= 0) & (tidy["conf_high"] >= 0)
     tidy["verdict"] = np.where(covers, "passes", "fails")
     return tidy[["term", "estimate", "conf_low", "conf_high", "p_value", "std_effect",

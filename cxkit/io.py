@@ -35,11 +35,23 @@ import pandas as pd
 
 from cxkit._churn import churn_by_inactivity
 from cxkit._derive import Unreadable
-from cxkit._formats import (check_day_month, delimiter_hint, epoch_unit_hint, format_hint,
-                            parse_epoch, parse_numbers)
+from cxkit._formats import (
+    check_day_month,
+    delimiter_hint,
+    epoch_unit_hint,
+    format_hint,
+    parse_epoch,
+    parse_numbers,
+)
 from cxkit._pseudonym import pseudonym_key, pseudonymise_ids
-from cxkit.config import (EPOCH_FORMATS, RESERVED, SourceConfig, TableConfig, evaluate_expression,
-                          load_config)
+from cxkit.config import (
+    EPOCH_FORMATS,
+    RESERVED,
+    SourceConfig,
+    TableConfig,
+    evaluate_expression,
+    load_config,
+)
 from cxkit.data import SupportData
 from cxkit.exceptions import ConfigError, SchemaError, SourceError
 from cxkit.registry import add_ticket_quantities, check_declared
@@ -398,7 +410,8 @@ def _rename(frame: pd.DataFrame, ctx: _Context) -> pd.DataFrame:
 
 
 def _map_values(s: pd.Series, mapping) -> pd.Series:
-    keys = s.astype(object).map(lambda v: v if v is None or v is pd.NA or v != v else str(v).strip())
+    keys = s.astype(object).map(
+        lambda v: v if v is None or v is pd.NA or v != v else str(v).strip())
     hit = keys.isin(list(mapping))
     out = s.astype(object).copy()
     out[hit] = keys[hit].map(lambda k: mapping[k])
@@ -451,7 +464,8 @@ def _coerce(s: pd.Series, kind: str, col: str, ctx: _Context, derived: bool = Fa
             else ctx.parse_datetime(text)
         out = out.astype("datetime64[ns]")
         expected = ctx.tcfg.datetime_format or "ISO 8601 (e.g. 2024-03-31 14:05)"
-        fix = f"set `tables.{ctx.tcfg.name}.datetime_format` to the export's format (strftime codes)"
+        fix = (f"set `tables.{ctx.tcfg.name}.datetime_format` to the export's format "
+               "(strftime codes)")
     elif kind == "bool":
         if pd.api.types.is_bool_dtype(s):
             return s, pd.Series(False, index=s.index)
@@ -463,7 +477,8 @@ def _coerce(s: pd.Series, kind: str, col: str, ctx: _Context, derived: bool = Fa
         expected = "yes/no, true/false or 1/0"
         fix = f"translate the export's labels with `tables.{ctx.tcfg.name}.values.{col}`"
     else:
-        text = s if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s) else _text(s)
+        numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+        text = s if numeric else _text(s)
         out = pd.to_numeric(text, errors="coerce").astype("float64") if text is s else \
             parse_numbers(text, decimal=ctx.decimal, thousands=ctx.thousands)
         if kind == "int":

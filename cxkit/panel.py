@@ -91,8 +91,8 @@ def period_grid(data: SupportData, *, period: str = "M", start=None, end=None) -
         last = max(found) if found else first
     lo, hi = period_number(first, period), period_number(last, period)
     if hi < lo:
-        raise ParameterError(f"The window ends ({last:%Y-%m-%d}) before it starts ({first:%Y-%m-%d}): "
-                          "check start= and end=.")
+        raise ParameterError(f"The window ends ({last:%Y-%m-%d}) before it starts "
+                             f"({first:%Y-%m-%d}): check start= and end=.")
     starts = period_range(lo, hi + 1, period)
     return pd.DataFrame({"period_index": np.arange(hi - lo + 1),
                          "period": starts[:-1], "period_end": starts[1:]})

@@ -208,7 +208,7 @@ def what_if_plot(result, *, ax=None):
                      money["conf_high"].to_numpy(float) - est])
     ax.barh(y, est, color="C2", alpha=0.75, height=0.5)
     ax.errorbar(est, y, xerr=err, fmt="none", ecolor="black", capsize=5)
-    for yi, e, hi in zip(y, est, money["conf_high"].to_numpy(float)):
+    for yi, e, hi in zip(y, est, money["conf_high"].to_numpy(float), strict=True):
         ax.annotate(format_value(e, "money", currency=currency), (hi, yi),
                     textcoords="offset points", xytext=(6, -3), fontsize=9)
     ax.set_yticks(y)
@@ -223,8 +223,8 @@ def what_if_plot(result, *, ax=None):
     churn = table[table["unit"] == "pp"]
     if len(churn):
         r = churn.iloc[0]
-        ax.set_title(f"Scenario: churn {format_value(r['change'], 'pp')} "
-                     f"({format_value(r['conf_low'], 'pp')} to {format_value(r['conf_high'], 'pp')})",
+        low, high = format_value(r["conf_low"], "pp"), format_value(r["conf_high"], "pp")
+        ax.set_title(f"Scenario: churn {format_value(r['change'], 'pp')} ({low} to {high})",
                      fontsize=10)
     return ax
 
@@ -256,7 +256,6 @@ def kpi_interval_plot(kpis: pd.DataFrame, *, kpi: str, n: str | None = None,
         Period start on x; the KPI on y in its unit (shares in %).
     """
     from cxkit.display import column_unit
-
     from cxkit.exceptions import MissingDataError
     from cxkit.registry import lookup
 
@@ -272,7 +271,8 @@ def kpi_interval_plot(kpis: pd.DataFrame, *, kpi: str, n: str | None = None,
     x = pd.to_datetime(kpis["period"])
     y = kpis[kpi].to_numpy(float)
     if f"{kpi}_conf_low" in kpis.columns:
-        low, high = kpis[f"{kpi}_conf_low"].to_numpy(float), kpis[f"{kpi}_conf_high"].to_numpy(float)
+        low = kpis[f"{kpi}_conf_low"].to_numpy(float)
+        high = kpis[f"{kpi}_conf_high"].to_numpy(float)
     elif unit == "share" and n is not None:
         from statsmodels.stats.proportion import proportion_confint
 

@@ -53,7 +53,9 @@ _TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
 {%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
-{% block extra_css %}<style type="text/css">{{ resources.cxkit_css }}</style>{% endblock extra_css %}
+{% block extra_css -%}
+<style type="text/css">{{ resources.cxkit_css }}</style>
+{%- endblock extra_css %}
 {%- block body_header -%}
 {{ super() }}
 {{ resources.cxkit_header }}

@@ -19,10 +19,10 @@ import statsmodels.api as sm
 from scipy.special import expit
 
 from cxkit import fitting, guardrails
+from cxkit.availability import adapts
 from cxkit.exceptions import ModelError, ParameterError, SmallSampleWarning
 from cxkit.fitting import DEFAULT_CONTROLS, Design, ModelSpec
 from cxkit.results import ModelResult
-from cxkit.availability import adapts
 
 __all__ = ["fit_revenue", "predict_revenue", "counterfactual_designs", "METHODS"]
 

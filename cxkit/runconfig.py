@@ -113,7 +113,7 @@ def _grid_sets(grid, where: str) -> tuple[dict, ...]:
     if isinstance(grid, dict):
         keys = list(grid)
         values = [v if isinstance(v, list) else [v] for v in grid.values()]
-        return tuple(dict(zip(keys, combo)) for combo in itertools.product(*values))
+        return tuple(dict(zip(keys, combo, strict=True)) for combo in itertools.product(*values))
     if isinstance(grid, list) and all(isinstance(g, dict) for g in grid):
         return tuple(dict(g) for g in grid)
     raise ConfigError(f"{where}: 'grid' must be a mapping of lists (expanded as a product) or "

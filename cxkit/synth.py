@@ -204,7 +204,8 @@ def make_sample(*, n_customers: int = 3000, months: int = 24, start: str = "2024
         idx = np.flatnonzero(active)
         a_start = np.maximum(signup[idx], lo)
         a_end = np.minimum(churn_at[idx], hi)
-        p_buy = _logistic(pur_a[idx] + tr["any_purchase_log_odds_per_csat_point"] * csat_dev_prev[idx])
+        p_buy = _logistic(pur_a[idx]
+                          + tr["any_purchase_log_odds_per_csat_point"] * csat_dev_prev[idx])
         buy = rng.random(idx.size) < p_buy
         amount = np.exp(amt_mu[idx] + tr["amount_log_per_csat_point"] * csat_dev_prev[idx]
                         + tr["amount_log_sd"] * rng.standard_normal(idx.size))
@@ -283,7 +284,8 @@ def make_sample(*, n_customers: int = 3000, months: int = 24, start: str = "2024
             if variants:
                 _collect_slopes(slopes, _logistic(eta))
             nxt_lo, nxt_hi = edges[m + 1], edges[m + 2]
-            churn_at[at_risk[churn]] = nxt_lo + (rng.random(churn.sum()) * (nxt_hi - nxt_lo)).astype(np.int64)
+            offset = rng.random(churn.sum()) * (nxt_hi - nxt_lo)
+            churn_at[at_risk[churn]] = nxt_lo + offset.astype(np.int64)
         # CSAT of month m drives purchases of month m+1
         answered = ~np.isnan(csat_mean)
         csat_dev_prev = np.where(answered, csat_mean - 4.0, 0.0)
@@ -291,8 +293,12 @@ def make_sample(*, n_customers: int = 3000, months: int = 24, start: str = "2024
         if m + 1 < months:
             r = np.flatnonzero(answered & (churn_at >= hi) & (signup < hi))
             c = csat_dev_prev[r]
-            ev = lambda d: _logistic(pur_a[r] + tr["any_purchase_log_odds_per_csat_point"] * d) * np.exp(
-                amt_mu[r] + tr["amount_log_per_csat_point"] * d + tr["amount_log_sd"] ** 2 / 2)
+
+            def ev(d, r=r):
+                buy = _logistic(pur_a[r] + tr["any_purchase_log_odds_per_csat_point"] * d)
+                return buy * np.exp(amt_mu[r] + tr["amount_log_per_csat_point"] * d
+                                    + tr["amount_log_sd"] ** 2 / 2)
+
             respondent_effects.append(ev(c + 1) - ev(c))
     data = _assemble(cid, signup, churn_at, plan, segment, region, tickets, payments, surveys,
                      window_end=pd.Timestamp(edges[-1], unit="s"))

@@ -118,7 +118,7 @@ def _rules(table: str, frame: pd.DataFrame, as_of: pd.Timestamp, limits: Plausib
         if tab == table and early in frame.columns and late in frame.columns:
             rules.append(dict(rule=rule, columns=[early, late],
                               description=f"{late} earlier than {early}",
-                              test=lambda d, e=early, l=late: ~(d[l] < d[e]).fillna(False)))
+                              test=lambda d, e=early, la=late: ~(d[la] < d[e]).fillna(False)))
     dates = [c for c in present if cols[c].kind == "datetime"]
     if dates:
         rules.append(dict(rule="future_date", columns=dates,

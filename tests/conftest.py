@@ -12,7 +12,7 @@ import warnings  # noqa: E402
 import pytest  # noqa: E402
 from toy_data import toy_panel  # noqa: E402
 
-import cxkit as cx
+import cxkit as cx  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,13 @@ import pytest
 import statsmodels.api as sm
 from statsmodels.stats.multitest import multipletests
 
-from cxkit.comparisons import (adjust_pvalues, compare_naive, fit_by_segment, fit_within,
-                               is_absorbing)
+from cxkit.comparisons import (
+    adjust_pvalues,
+    compare_naive,
+    fit_by_segment,
+    fit_within,
+    is_absorbing,
+)
 from cxkit.models import fit_retention
 from cxkit.panel import build_panel
 from cxkit.revenue import fit_revenue

@@ -56,7 +56,7 @@ def test_missing_yaml_file_is_a_config_error(tmp_path):
 
 def test_config_is_immutable():
     cfg = load_config(BASE)
-    with pytest.raises(Exception):
+    with pytest.raises(AttributeError):  # dataclasses.FrozenInstanceError
         cfg.currency = "EUR"
     with pytest.raises(TypeError):
         cfg.tables["tickets"] = None

@@ -1,7 +1,6 @@
 """Tests of cxkit.curves: cohort retention and adjusted (standardised) survival."""
 
 import numpy as np
-import pandas as pd
 import pytest
 from toy_data import load_rossi
 

@@ -4,7 +4,12 @@ import pandas as pd
 import pytest
 
 from cxkit.evidence import (
-    ASSOCIATION, CONFOUNDED, DESIGN_BASED, evidence_label, evidence_labels, is_finding,
+    ASSOCIATION,
+    CONFOUNDED,
+    DESIGN_BASED,
+    evidence_label,
+    evidence_labels,
+    is_finding,
     is_help_needed,
 )
 from cxkit.models import fit_retention

@@ -1,9 +1,7 @@
 """Tests of cxkit.mediation.fit_mediation."""
 
-import numpy as np
 import pytest
 import statsmodels.formula.api as smf
-from scipy.special import expit
 
 from cxkit.mediation import MEDIATION_ASSUMPTION, fit_mediation
 

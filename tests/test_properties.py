@@ -56,7 +56,7 @@ def support_data(draw, *, max_tickets: int = 30) -> SupportData:
                                    else r["first_response_minutes"] for r in rows],
         "resolved_at": pd.to_datetime([pd.NaT if r["resolution_min"] is None
                                        else c + r["resolution_min"] * MINUTE
-                                       for r, c in zip(rows, created)]),
+                                       for r, c in zip(rows, created, strict=True)]),
         "contacts": pd.array([r["contacts"] for r in rows], dtype="Int64"),
         "reopened": [r["reopened"] for r in rows], "escalated": [r["escalated"] for r in rows],
         "csat": [np.nan if r["csat"] is None else float(r["csat"]) for r in rows],

@@ -90,8 +90,8 @@ def test_volume_metrics_are_flagged_confounded_by_construction():
 
 
 def test_readers_take_their_facts_from_the_registry():
-    from cxkit.outcomes import OUTCOMES
     from cxkit.labels import driver_label
+    from cxkit.outcomes import OUTCOMES
     from cxkit.schema import columns_of
     from cxkit.whatif import apply_changes
 

@@ -11,7 +11,6 @@ import re
 from pathlib import Path
 
 import nbformat
-import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from cxkit.history import list_batches, write_history

@@ -14,9 +14,9 @@ from toy_data import toy_panel
 from cxkit.evidence import evidence_label
 from cxkit.exceptions import ParameterError
 from cxkit.models import fit_retention
-from cxkit.revenue import fit_revenue
 from cxkit.plots import forest_plot, km_plot
 from cxkit.results import ESTIMATE_COLUMNS, to_json_safe
+from cxkit.revenue import fit_revenue
 
 matplotlib.use("Agg")
 DRIVERS = ["resolution_hours_mean", "fcr_rate"]
@@ -131,12 +131,12 @@ def test_km_plot_one_curve_per_group():
 def test_every_result_type_has_the_same_accessors(result):
     """ModelResult (logit, revenue, Cox), WhatIfResult and ImportanceResult alike."""
     import matplotlib.pyplot as plt
+    from test_survival import COVS
+    from toy_data import load_rossi
 
     from cxkit.importance import driver_importance
     from cxkit.survival import fit_churn_timing
     from cxkit.whatif import what_if
-    from test_survival import COVS
-    from toy_data import load_rossi
 
     panel = toy_panel()
     rossi = load_rossi()

@@ -6,10 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from cxkit.exceptions import ConfigError, ParameterError
 from cxkit._package_data import notebooks_dir
-from cxkit.runconfig import (_declared, default_run_config, plan_runs, read_run_config,
-                             resolve_run_config)
+from cxkit.exceptions import ConfigError, ParameterError
+from cxkit.runconfig import (
+    _declared,
+    default_run_config,
+    plan_runs,
+    read_run_config,
+    resolve_run_config,
+)
 
 NB = Path(__file__).parent / "fixtures" / "notebooks"
 

@@ -8,12 +8,12 @@ import pytest
 from statsmodels.duration.hazard_regression import PHReg
 from toy_data import load_rossi
 
-FIXTURES = Path(__file__).parent / "fixtures"
-
 from cxkit.exceptions import ModelError
 from cxkit.outcomes import build_survival
 from cxkit.survival import concordance, fit_churn_timing, kaplan_meier, logrank_test, ph_test
 from cxkit.synth import make_sample
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 COVS = ["fin", "age", "race", "wexp", "mar", "paro", "prio"]
 # Fox (2002), "Cox proportional-hazards regression for survival data", Efron ties.

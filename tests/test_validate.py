@@ -7,8 +7,14 @@ import pytest
 
 from cxkit.exceptions import QuarantineWarning
 from cxkit.io import read_support_data
-from cxkit.validate import (QUALITY_COLUMNS, TRACKING, UNPARSED, UNPARSED_VALUES, describe_quality,
-                            validate_tables)
+from cxkit.validate import (
+    QUALITY_COLUMNS,
+    TRACKING,
+    UNPARSED,
+    UNPARSED_VALUES,
+    describe_quality,
+    validate_tables,
+)
 
 GOOD = {
     "customers": [{"customer_id": f"c{i}", "signup_at": "2024-01-01", "churned_at": ""}
@@ -82,7 +88,7 @@ def test_clean_data_quarantines_nothing_and_reports_every_rule(tmp_path):
     data, warned = write_and_read(tmp_path)
     assert warned == [] and data.quality["rows_quarantined"].sum() == 0
     assert list(data.quality.columns) == QUALITY_COLUMNS
-    checked = set(zip(data.quality["table"], data.quality["rule"]))
+    checked = set(zip(data.quality["table"], data.quality["rule"], strict=True))
     assert {(t, r) for t, _, r, _ in CASES} <= checked
     assert all(len(q) == 0 for q in data.quarantine.values())
 
@@ -114,7 +120,7 @@ def test_isolated_unparseable_value_names_its_column(tmp_path):
 
 def test_quarantine_keeps_the_original_text_of_unparseable_values(tmp_path):
     flags = ["no"] * 10 + ["", ""]  # two good rows without a reopened flag
-    good = {**GOOD, "tickets": [{**r, "reopened": f} for r, f in zip(GOOD["tickets"], flags)]}
+    good = {**GOOD, "tickets": [{**r, "reopened": f} for r, f in zip(GOOD["tickets"], flags, strict=True)]}
     row = {**good["tickets"][0], "ticket_id": "t99", "created_at": "31/02/2024", "csat": " five ",
            "reopened": "maybe"}
     data, warned = write_and_read(tmp_path, "tickets", [row], good=good)

@@ -34,7 +34,7 @@ def toy_panel(n_customers=800, periods=6, seed=1):
         "resolution_hours_mean": res_h, "fcr_rate": fcr, "csat_mean": csat,
         "revenue_amount": rev_now, "churned_next": churn,
         "revenue_next_amount": np.where(buy, amount, 0.0), "outcome_observed": pidx < periods - 1})
-    df.loc[df["outcome_observed"] == False, "churned_next"] = np.nan
+    df.loc[~df["outcome_observed"], "churned_next"] = np.nan
     df.attrs.update({"period": "M", "horizon": 1, "currency": "EUR"})
     return df
 
