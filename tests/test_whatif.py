@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np  # noqa: F401  (the direct formula below calls np.log1p)
 import pytest
 import statsmodels.formula.api as smf
 
