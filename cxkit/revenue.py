@@ -28,6 +28,10 @@ __all__ = ["fit_revenue", "predict_revenue", "counterfactual_designs", "METHODS"
 
 METHODS = ("two_part", "log_ols", "tweedie")
 INTERVALS = ("delta", "bootstrap")
+ESTIMAND = ("Money effect, the same estimand for every method: the change in expected "
+            "next-period revenue per customer-period, averaged over the rows used, for +1 unit "
+            "of the driver (0 to 1 for a 0/1 or threshold driver); the methods differ in how "
+            "they model revenue, not in what they report.")
 
 
 def predict_revenue(method: str, theta, x: np.ndarray, *, smear: float = 1.0) -> np.ndarray:
@@ -169,7 +173,7 @@ def fit_revenue(panel: pd.DataFrame, *, drivers, controls=DEFAULT_CONTROLS,
         dropped_table=dropped, guardrails_table=checks, diagnostics=diagnostics,
         model_result=res,
         caveat=guardrails.caveat_text(spec, outcome_label=label, n_obs=len(frame),
-                                      checks=checks))
+                                      checks=checks) + " " + ESTIMAND)
 
 
 def _named(design: Design) -> pd.DataFrame:
