@@ -18,11 +18,14 @@ import numpy as np
 import pandas as pd
 
 from cxkit.exceptions import ModelError
+from cxkit.fitting import check_columns
+from cxkit.periods import pandas_freq
+from cxkit.survival import kaplan_meier
 
 __all__ = ["cohort_retention", "adjusted_survival"]
 
-def cohort_retention(survival: pd.DataFrame, *, freq: str = "Q", min_customers: int = 30,
-                     alpha: float = 0.05) -> pd.DataFrame:
+def cohort_retention(survival: pd.DataFrame, *, period: str = "Q", min_customers: int = 30,
+                       alpha: float = 0.05) -> pd.DataFrame:
     """Retention curves by signup cohort (months since signup), from the survival table.
 
     Customers who signed up before the data window opens are seen only from
@@ -35,7 +38,7 @@ def cohort_retention(survival: pd.DataFrame, *, freq: str = "Q", min_customers: 
     survival : DataFrame
         From :func:`cxkit.build_survival` (needs ``signup_at``,
         ``entry_months``, ``duration_months``, ``event``).
-    freq : {"W", "M", "Q"}
+    period : {"W", "M", "Q"}
         Cohort width: signup week, month or quarter (:mod:`cxkit.periods`).
     min_customers : int
         Cohorts with fewer customers are left out (too noisy to read).
@@ -49,20 +52,15 @@ def cohort_retention(survival: pd.DataFrame, *, freq: str = "Q", min_customers: 
         signup), ``survival`` (share still active, 0-1), ``conf_low,
         conf_high, at_risk``.
     """
-    from cxkit.fitting import check_columns
-    from cxkit.survival import kaplan_meier
-
     check_columns(survival, ["signup_at", "entry_months", "duration_months", "event"],
                   role="Cohort retention")
-    from cxkit.periods import pandas_freq
-
     inside = survival.loc[survival["entry_months"] <= 0]
-    cohort = inside["signup_at"].dt.to_period(pandas_freq(freq)).astype(str)
+    cohort = inside["signup_at"].dt.to_period(pandas_freq(period)).astype(str)
     sizes = cohort.value_counts()
     keep = cohort.isin(sizes.index[sizes >= min_customers])
     if not keep.any():
         raise ModelError(f"Cohort retention: no signup cohort inside the data window has "
-                         f"{min_customers} customers; use a wider freq or a lower "
+                         f"{min_customers} customers; use a wider period or a lower "
                          f"min_customers.")
     table = inside.loc[keep].assign(signup_cohort=cohort[keep])
     return kaplan_meier(table, by="signup_cohort", entry=None, alpha=alpha)

@@ -17,7 +17,7 @@ def survival():
 
 
 def test_cohort_retention_is_kaplan_meier_within_cohorts_inside_the_window(survival):
-    curves = cohort_retention(survival, freq="Q")
+    curves = cohort_retention(survival, period="Q")
     inside = survival.loc[survival["entry_months"] <= 0]
     cohorts = inside["signup_at"].dt.to_period("Q").astype(str)
     assert set(curves["group"]) <= set(cohorts)  # no cohort that signed up before the window
@@ -33,7 +33,7 @@ def test_cohort_retention_is_kaplan_meier_within_cohorts_inside_the_window(survi
 
 def test_cohort_retention_refuses_when_no_cohort_is_big_enough(survival):
     with pytest.raises(ModelError, match="no signup cohort"):
-        cohort_retention(survival, freq="M", min_customers=10_000)
+        cohort_retention(survival, period="M", min_customers=10_000)
 
 
 def test_adjusted_survival_by_hand_on_rossi():
