@@ -7,13 +7,26 @@ file, the column and the config key to set.
 
 from __future__ import annotations
 
+import glob
+import os
+import re
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from cxkit.exceptions import SourceError
+
 __all__ = ["parse_numbers", "parse_epoch", "epoch_unit_hint", "delimiter_hint",
-           "swapped_format", "check_day_month", "format_hint"]
+           "swapped_format", "check_day_month", "format_hint", "snake_case", "export_files",
+           "check_delimiter", "NA_VALUES", "TRUE", "FALSE", "STRUCTURAL_SHARE", "OFFSET_PATTERN"]
+
+STRUCTURAL_SHARE = 0.10  # above this share of unparseable values a column is a structural error
+NA_VALUES = ["", "NULL", "null", "NaN", "nan", "N/A", "n/a", "#N/A", "None", "<NA>"]
+TRUE = {"true", "yes", "y", "t", "1", "1.0"}
+FALSE = {"false", "no", "n", "f", "0", "0.0"}
+OFFSET_PATTERN = r"\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)$"  # time + zone
 
 DELIMITERS = (";", "\t", "|", ",")
 _DATES = ("%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y/%m/%d", "%d-%m-%Y", "%m-%d-%Y")
@@ -149,3 +162,53 @@ def format_hint(values: pd.Series) -> str:
                 "cannot tell day from month, so check the export.")
     return f" They read as {fits[0]!r}."
 
+
+
+def snake_case(name: str) -> str:
+    """``"Requester external id"`` -> ``"requester_external_id"``."""
+    s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", str(name).strip())
+    s = re.sub(r"[^0-9A-Za-z]+", "_", s).strip("_").lower()
+    return s or "column"
+
+
+def display_name(path: str, base: Path) -> str:
+    """``path`` relative to the config folder, as shown in messages (never a machine path)."""
+    try:
+        rel = os.path.relpath(path, base)
+    except ValueError:
+        rel = os.path.basename(path)
+    return Path(rel).as_posix()
+
+
+def export_files(tcfg, base: Path) -> tuple[list[str], list[str], str]:
+    """The files of table ``tcfg`` (a glob's in sorted order), their display names and label.
+
+    Raises
+    ------
+    SourceError
+        When a glob matches nothing or a file does not exist.
+    """
+    pattern = str(base / tcfg.path) if not os.path.isabs(tcfg.path) else tcfg.path
+    is_glob = any(ch in tcfg.path for ch in "*?[")
+    files = sorted(glob.glob(pattern)) if is_glob else [pattern]
+    label = display_name(pattern, base)
+    if not files:
+        raise SourceError(f"{label}: no file matches this pattern (table {tcfg.name}); check "
+                          f"`tables.{tcfg.name}.path` (relative to the config folder).")
+    names = [display_name(path, base) for path in files]
+    for path, name in zip(files, names, strict=True):
+        if not os.path.isfile(path):
+            raise SourceError(f"{name}: file not found (table {tcfg.name}); check "
+                              f"`tables.{tcfg.name}.path` (relative to the config folder).")
+    return files, names, label
+
+
+def check_delimiter(path: str, name: str, tcfg, opts: dict) -> None:
+    """Raise :class:`SourceError` when the header is split by another delimiter."""
+    used = opts.get("delimiter", opts.get("sep", ","))
+    hint = delimiter_hint(path, encoding=opts.get("encoding"), used=str(used))
+    if hint is not None:
+        shown = {"\t": "\\t"}.get(hint, hint)
+        raise SourceError(f"{name}: the header is separated by {shown!r}, not {used!r} (table "
+                          f"{tcfg.name}). Fix: set `tables.{tcfg.name}.read_options.delimiter: "
+                          f"\"{shown}\"` (and `decimal: \",\"` if numbers use decimal commas).")

@@ -25,8 +25,6 @@ clean tables.
 
 from __future__ import annotations
 
-import glob
-import os
 import re
 from pathlib import Path
 
@@ -36,12 +34,19 @@ import pandas as pd
 from cxkit._churn import churn_by_inactivity
 from cxkit._derive import Unreadable
 from cxkit._formats import (
+    FALSE,
+    NA_VALUES,
+    OFFSET_PATTERN,
+    STRUCTURAL_SHARE,
+    TRUE,
     check_day_month,
-    delimiter_hint,
+    check_delimiter,
     epoch_unit_hint,
+    export_files,
     format_hint,
     parse_epoch,
     parse_numbers,
+    snake_case,
 )
 from cxkit._pseudonym import pseudonym_key, pseudonymise_ids
 from cxkit.config import (
@@ -60,11 +65,7 @@ from cxkit.validate import UNPARSED, UNPARSED_VALUES, validate_tables
 
 __all__ = ["read_support_data", "sample_config_path", "read_table"]
 
-STRUCTURAL_SHARE = 0.10  # above this share of unparseable values a column is a structural error
-NA_VALUES = ["", "NULL", "null", "NaN", "nan", "N/A", "n/a", "#N/A", "None", "<NA>"]
-TRUE = {"true", "yes", "y", "t", "1", "1.0"}
-FALSE = {"false", "no", "n", "f", "0", "0.0"}
-_OFFSET = re.compile(r"\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)$")  # time + zone
+_OFFSET = re.compile(OFFSET_PATTERN)  # time + zone
 
 
 def sample_config_path() -> Path:
@@ -297,28 +298,10 @@ class _Context:
         return s.dt.tz_convert(self.reporting).dt.tz_localize(None).astype("datetime64[ns]")
 
 
-def _display_name(path: str, base: Path) -> str:
-    try:
-        rel = os.path.relpath(path, base)
-    except ValueError:
-        rel = os.path.basename(path)
-    return Path(rel).as_posix()
-
-
 def _read_files(tcfg: TableConfig, base: Path) -> tuple[pd.DataFrame, str]:
-    pattern = str(base / tcfg.path) if not os.path.isabs(tcfg.path) else tcfg.path
-    is_glob = any(ch in tcfg.path for ch in "*?[")
-    files = sorted(glob.glob(pattern)) if is_glob else [pattern]
-    label = _display_name(pattern, base)
-    if not files:
-        raise SourceError(f"{label}: no file matches this pattern (table {tcfg.name}); check "
-                          f"`tables.{tcfg.name}.path` (relative to the config folder).")
+    files, names, label = export_files(tcfg, base)
     frames = []
-    for path in files:
-        name = _display_name(path, base)
-        if not os.path.isfile(path):
-            raise SourceError(f"{name}: file not found (table {tcfg.name}); check "
-                              f"`tables.{tcfg.name}.path` (relative to the config folder).")
+    for path, name in zip(files, names, strict=True):
         df = _read_one(path, name, tcfg)
         df.insert(0, "source_row", np.arange(1, len(df) + 1))
         df.insert(1, "source_file", name)
@@ -343,7 +326,7 @@ def _read_one(path: str, name: str, tcfg: TableConfig) -> pd.DataFrame:
         opts.setdefault("na_values", NA_VALUES)
         frame = pd.read_csv(path, dtype=str, **opts)
         if frame.shape[1] == 1:
-            _check_delimiter(path, name, tcfg, opts)
+            check_delimiter(path, name, tcfg, opts)
         return frame
     except TypeError as exc:
         raise ConfigError(f"tables.{tcfg.name}.read_options: {exc}.") from None
@@ -351,30 +334,12 @@ def _read_one(path: str, name: str, tcfg: TableConfig) -> pd.DataFrame:
         raise
     except Exception as exc:  # pandas, pyarrow and duckdb each raise their own types
         if not path.endswith((".parquet", ".duckdb", ".db")):
-            _check_delimiter(path, name, tcfg, opts)
+            check_delimiter(path, name, tcfg, opts)
         first = str(exc).replace(path, name).splitlines()[0][:200]  # no machine paths
         raise SourceError(f"{name}: cannot read table {tcfg.name} ({type(exc).__name__}: "
                           f"{first}). Check the file type, "
                           f"`tables.{tcfg.name}.read_options` (delimiter, encoding) and "
                           "`table` for DuckDB files.") from None
-
-
-def _check_delimiter(path: str, name: str, tcfg: TableConfig, opts: dict) -> None:
-    """Raise :class:`SourceError` when the header is split by another delimiter."""
-    used = opts.get("delimiter", opts.get("sep", ","))
-    hint = delimiter_hint(path, encoding=opts.get("encoding"), used=str(used))
-    if hint is not None:
-        shown = {"\t": "\\t"}.get(hint, hint)
-        raise SourceError(f"{name}: the header is separated by {shown!r}, not {used!r} (table "
-                          f"{tcfg.name}). Fix: set `tables.{tcfg.name}.read_options.delimiter: "
-                          f"\"{shown}\"` (and `decimal: \",\"` if numbers use decimal commas).")
-
-
-def snake_case(name: str) -> str:
-    """``"Requester external id"`` -> ``"requester_external_id"``."""
-    s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", str(name).strip())
-    s = re.sub(r"[^0-9A-Za-z]+", "_", s).strip("_").lower()
-    return s or "column"
 
 
 def _rename(frame: pd.DataFrame, ctx: _Context) -> pd.DataFrame:
