@@ -28,6 +28,10 @@ format needs a config and no code::
       duplicate_rows: true   # identical rows are duplicates (the first is kept)
       customer_span: true    # tickets created before signup or after churn are set aside
     pseudonymise: false      # true: customer ids become keyed hashes at read time
+    engine:                  # optional: where the tables are read, checked and aggregated
+      backend: postgres      # duckdb (default) | postgres | pyspark | snowflake | bigquery | ...
+      connection: "${CXKIT_WAREHOUSE_URL}"  # from the environment, never a secret in the YAML
+      quarantine: cxkit_quarantine_  # table-name prefix (warehouses) or folder (file sources)
 
 Table names are ``customers``, ``tickets``, ``revenue``, ``surveys`` and
 ``customer_level`` (one row per customer with outcome and drivers). Relative
@@ -58,10 +62,19 @@ ordered by file and row (``by: file_order``) or by a timestamp column
 keyed hash whose key is read from the environment variable
 ``CXKIT_PSEUDONYM_KEY`` (or the one named by ``pseudonymise: {key_env: NAME}``);
 the key never sits in the config.
+
+The ``engine`` block (:class:`EngineConfig`) names the Ibis backend that reads,
+checks and aggregates the tables (:mod:`cxkit.engine`); without it,
+:func:`cxkit.engine.open_source` uses DuckDB over the files. A table of a
+warehouse is given by ``table:`` (``schema.name`` allowed) instead of
+``path:``. ``connection`` is a URL read from the environment when it is
+written ``"${VARIABLE}"`` (expanded when the engine connects); a URL with a
+literal password or token in the YAML is refused.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,15 +87,26 @@ import yaml
 
 from cxkit._churn import check_churn_config
 from cxkit._derive import FUNCTIONS, evaluate_expression, parse_expression
-from cxkit.exceptions import ConfigError
+from cxkit.exceptions import ConfigError, SourceError
 from cxkit.registry import parse_metrics
 from cxkit.schema import TABLES
 
-__all__ = ["SourceConfig", "TableConfig", "load_config", "parse_expression",
-           "evaluate_expression", "FUNCTIONS"]
+__all__ = ["SourceConfig", "TableConfig", "EngineConfig", "load_config", "parse_expression",
+           "evaluate_expression", "FUNCTIONS", "BACKENDS", "expand_env", "resolve_as_of",
+           "sample_config_path"]
 
 TOP_KEYS = ("currency", "timezone", "as_of", "tables", "base_dir", "churn", "metrics",
-            "plausibility", "pseudonymise")
+            "plausibility", "pseudonymise", "engine")
+ENGINE_KEYS = ("backend", "connection", "memory_limit", "threads", "temp_directory", "quarantine")
+#: engine backends: Ibis backend name -> pip extra that installs its driver
+BACKENDS = {"duckdb": None, "postgres": "postgres", "pyspark": "spark", "snowflake": "snowflake",
+            "bigquery": "bigquery", "databricks": "databricks", "trino": "trino"}
+DUCKDB_ONLY = ("memory_limit", "threads", "temp_directory")
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# a URL's password (scheme://user:password@host) or a secret-looking query parameter
+_URL_SECRET = re.compile(r"://[^/@:]*:([^/@]+)@")
+_PARAM_SECRET = re.compile(r"(?:password|passwd|pwd|token|secret|private_key|access_key)=([^&;]+)",
+                           re.IGNORECASE)
 TABLE_KEYS = ("path", "table", "columns", "datetime_format", "timezone", "values",
               "derive", "read_options", "dedupe")
 EPOCH_FORMATS = {"epoch_s": "s", "epoch_ms": "ms"}  # datetime_format: Unix-time unit
@@ -124,15 +148,37 @@ class Dedupe:
 
 
 @dataclass(frozen=True)
+class EngineConfig:
+    """The ``engine:`` block: which Ibis backend reads, checks and aggregates the tables.
+
+    ``connection`` keeps its ``${VARIABLE}`` references; :func:`expand_env`
+    resolves them when :func:`cxkit.engine.connect` connects. ``memory_limit``,
+    ``threads`` and ``temp_directory`` (DuckDB only) bound DuckDB's memory and
+    say where it spills; ``quarantine`` is where
+    :meth:`cxkit.engine.EngineData.write_quarantine` writes: a folder for file
+    sources (default ``quarantine`` beside the config), a table-name prefix for
+    warehouse tables (default ``cxkit_quarantine_``).
+    """
+
+    backend: str = "duckdb"
+    connection: str | None = None
+    memory_limit: str | None = None
+    threads: int | None = None
+    temp_directory: str | None = None
+    quarantine: str | None = None
+
+
+@dataclass(frozen=True)
 class TableConfig:
     """Where one table comes from and how its export maps to the data model.
 
     ``columns`` maps canonical name -> export column; ``values`` maps output
     column -> {export value: value}; ``derive`` maps output column -> expression.
+    ``path`` is ``None`` for a table of the engine's database (``table:`` alone).
     """
 
     name: str
-    path: str
+    path: str | None
     table: str | None = None
     columns: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     datetime_format: str | None = None
@@ -156,6 +202,7 @@ class SourceConfig:
     metrics: tuple = ()  # metrics declared in the `metrics:` block (cxkit.registry.parse_metrics)
     plausibility: Plausibility = field(default_factory=Plausibility)
     pseudonymise_key_env: str | None = None  # set: customer ids are pseudonymised
+    engine: EngineConfig | None = None  # the `engine:` block (None: DuckDB over the files)
 
 
 class _Loader(yaml.SafeLoader):
@@ -241,13 +288,132 @@ def load_config(source: str | Path | Mapping, *,
     if "customers" not in tables and "customer_level" not in tables:
         raise ConfigError(f"{where}: tables must include 'customers' (or 'customer_level' for "
                           "one row per customer).")
-    parsed = {name: _table(name, spec, where) for name, spec in tables.items()}
+    engine = _engine(raw.get("engine"), where)
+    parsed = {name: _table(name, spec, where, engine) for name, spec in tables.items()}
     return SourceConfig(base_dir=folder, tables=MappingProxyType(parsed), currency=currency,
                         timezone=tz, as_of=as_of,
                         churn=check_churn_config(raw.get("churn"), where),
                         metrics=parse_metrics(raw.get("metrics"), where=f"{where}: metrics"),
                         plausibility=_plausibility(raw.get("plausibility"), where),
-                        pseudonymise_key_env=_pseudonymise(raw.get("pseudonymise"), where))
+                        pseudonymise_key_env=_pseudonymise(raw.get("pseudonymise"), where),
+                        engine=engine)
+
+
+def sample_config_path() -> Path:
+    """Path of the bundled sample's source config (package data ``cxkit.sample``).
+
+    Raises
+    ------
+    SourceError
+        When the sample has not been generated.
+    """
+    from cxkit._package_data import sample_dir
+
+    path = sample_dir() / "cxkit.yaml"
+    if not path.is_file():
+        raise SourceError("The bundled sample data (data/sample/cxkit.yaml) is missing; "
+                          "generate it with `cxkit sample --out data/sample`.")
+    return path
+
+
+def resolve_as_of(as_of: Any, config: SourceConfig) -> pd.Timestamp:
+    """The observation end: ``as_of``, else the config's, else now; naive, reporting zone.
+
+    Raises
+    ------
+    ConfigError
+        ``as_of`` is not a date.
+    """
+    when = as_of if as_of is not None else config.as_of
+    try:
+        when = pd.Timestamp(when) if when is not None else \
+            pd.Timestamp.now(tz=config.timezone).tz_localize(None)
+    except (ValueError, TypeError):
+        raise ConfigError(f"as_of {as_of!r} is not a date; write it as YYYY-MM-DD.") from None
+    if when.tzinfo is not None:
+        when = when.tz_convert(config.timezone).tz_localize(None)
+    return when
+
+
+def expand_env(text: str, *, where: str = "engine.connection") -> str:
+    """``text`` with each ``${VARIABLE}`` replaced by the environment's value.
+
+    Raises
+    ------
+    ConfigError
+        A variable is not set (one line naming it).
+
+    Examples
+    --------
+    >>> import os; os.environ["CXKIT_DOC_URL"] = "postgresql://localhost/db"
+    >>> expand_env("${CXKIT_DOC_URL}")
+    'postgresql://localhost/db'
+    """
+    def value(match: re.Match) -> str:
+        name = match.group(1)
+        if not os.environ.get(name):
+            raise ConfigError(f"{where}: the environment variable {name} is not set; export it "
+                              f"(e.g. export {name}='postgresql://user:...@host/db') before "
+                              "running cxkit.")
+        return os.environ[name]
+    return _ENV_REF.sub(value, text)
+
+
+def _engine(value: Any, where: str) -> EngineConfig | None:
+    if value is None:
+        return None
+    at = f"{where}: engine"
+    spec = _mapping(value, at)
+    _check_keys(spec, ENGINE_KEYS, at)
+    backend = str(spec.get("backend", "duckdb")).strip().lower()
+    if backend not in BACKENDS:
+        raise ConfigError(f"{at}.backend {backend!r} is not supported; use one of "
+                          f"{', '.join(BACKENDS)}.")
+    if backend != "duckdb":
+        for key in DUCKDB_ONLY:
+            if spec.get(key) is not None:
+                raise ConfigError(f"{at}.{key} applies to the duckdb backend only; remove it "
+                                  f"(the {backend} server manages its own resources).")
+    connection = spec.get("connection")
+    if connection is not None:
+        if not isinstance(connection, str) or not connection.strip():
+            raise ConfigError(f"{at}.connection must be a URL or \"${{VARIABLE}}\" naming the "
+                              f"environment variable that holds it, got {connection!r}.")
+        literal = _ENV_REF.sub("", connection)
+        for pattern in (_URL_SECRET, _PARAM_SECRET):
+            found = pattern.search(literal)
+            if found and found.group(1).strip():
+                raise ConfigError(f"{at}.connection holds a password or token in the YAML; put "
+                                  "the URL in an environment variable and write "
+                                  "connection: \"${CXKIT_WAREHOUSE_URL}\" instead.")
+        if backend == "duckdb":
+            raise ConfigError(f"{at}.connection is for warehouse backends; DuckDB reads the "
+                              "files of `path:` (a .duckdb file with `table:` for its tables).")
+    elif backend not in ("duckdb", "pyspark"):
+        raise ConfigError(f"{at}.connection is missing: the {backend} backend needs a URL; write "
+                          "connection: \"${CXKIT_WAREHOUSE_URL}\" and export that variable.")
+    memory = spec.get("memory_limit")
+    if memory is not None and (not isinstance(memory, str)
+                               or not re.fullmatch(r"\s*\d+(\.\d+)?\s*[KMGT]?i?B\s*", memory,
+                                                   re.IGNORECASE)):
+        raise ConfigError(f"{at}.memory_limit {memory!r} is not a size; write a number with a "
+                          "unit, e.g. \"4GB\" or \"512MB\".")
+    threads = spec.get("threads")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
+                                or threads < 1):
+        raise ConfigError(f"{at}.threads must be a positive whole number, got {threads!r}.")
+    for key in ("temp_directory", "quarantine"):
+        given = spec.get(key)
+        if given is not None and (not isinstance(given, str) or not given.strip()):
+            raise ConfigError(f"{at}.{key} must be a non-empty text, got {given!r}.")
+    quarantine = spec.get("quarantine")
+    if quarantine is not None and backend not in ("duckdb",) \
+            and not _NAME_RE.match(quarantine.split(".")[-1]):
+        raise ConfigError(f"{at}.quarantine {quarantine!r} is not a table-name prefix; use "
+                          "letters, digits and underscores (optionally schema.prefix_).")
+    return EngineConfig(backend=backend, connection=connection,
+                        memory_limit=memory.strip() if memory else None, threads=threads,
+                        temp_directory=spec.get("temp_directory"), quarantine=quarantine)
 
 
 def _plausibility(value: Any, where: str) -> Plausibility:
@@ -329,17 +495,37 @@ def _mapping(value: Any, where: str) -> dict:
     return value
 
 
-def _table(name: str, spec: Any, where: str) -> TableConfig:
+def _table(name: str, spec: Any, where: str, engine: EngineConfig | None = None) -> TableConfig:
     at = f"{where}: tables.{name}"
     if isinstance(spec, str):
         spec = {"path": spec}
     spec = _mapping(spec, at)
     _check_keys(spec, TABLE_KEYS, at)
+    warehouse = engine is not None and engine.backend != "duckdb"
+    table = spec.get("table")
+    if table is not None and (not isinstance(table, str) or not all(
+            _NAME_RE.match(part) for part in table.split("."))
+            or table.count(".") > 2):
+        raise ConfigError(f"{at}.table {table!r} is not a table name; write name, "
+                          "schema.name or catalog.schema.name (letters, digits, underscores).")
     if not spec.get("path"):
-        raise ConfigError(f"{at}: 'path' is missing; give the export file (CSV, Parquet, glob "
-                          "or DuckDB file) relative to the config folder.")
-    path = str(spec["path"])
-    if path.endswith((".duckdb", ".db")) and not spec.get("table"):
+        if table and warehouse:
+            path = None
+        elif table:
+            raise ConfigError(f"{at}: 'table: {table}' needs a database: add an `engine:` block "
+                              "naming the warehouse (backend, connection), or give "
+                              "`path:` of the DuckDB file that holds the table.")
+        else:
+            raise ConfigError(f"{at}: 'path' is missing; give the export file (CSV, Parquet, "
+                              "glob or DuckDB file) relative to the config folder, or "
+                              "`table:` with an `engine:` block for a warehouse table.")
+    else:
+        path = str(spec["path"])
+    if path is not None and warehouse:
+        raise ConfigError(f"{at}: the {engine.backend} engine reads tables of its database; "
+                          f"give `table:` instead of `path: {path}` (load files into the "
+                          "warehouse first, or drop the engine block to read files with DuckDB).")
+    if path is not None and path.endswith((".duckdb", ".db")) and not spec.get("table"):
         raise ConfigError(f"{at}: {path!r} is a DuckDB file; add 'table: <name>' to say which "
                           "table to read.")
     canonical = [c.name for c in TABLES[name]]

@@ -56,6 +56,8 @@ from cxkit.config import (
     TableConfig,
     evaluate_expression,
     load_config,
+    resolve_as_of,
+    sample_config_path,
 )
 from cxkit.data import SupportData
 from cxkit.exceptions import ConfigError, SchemaError, SourceError
@@ -68,23 +70,6 @@ __all__ = ["read_support_data", "sample_config_path", "read_table"]
 _OFFSET = re.compile(OFFSET_PATTERN)  # time + zone
 
 
-def sample_config_path() -> Path:
-    """Path of the bundled sample's source config (package data ``cxkit.sample``).
-
-    Raises
-    ------
-    SourceError
-        When the sample has not been generated.
-    """
-    from cxkit._package_data import sample_dir
-
-    path = sample_dir() / "cxkit.yaml"
-    if not path.is_file():
-        raise SourceError("The bundled sample data (data/sample/cxkit.yaml) is missing; "
-                          "generate it with `cxkit sample --out data/sample`.")
-    return path
-
-
 def read_support_data(config="sample", *, as_of=None) -> SupportData:
     """Read, map, parse and validate a company's exports.
 
@@ -92,7 +77,9 @@ def read_support_data(config="sample", *, as_of=None) -> SupportData:
     ----------
     config : str, Path, dict or SourceConfig, default "sample"
         ``"sample"`` for the bundled sample, the path of a source config (YAML),
-        a config dict or a loaded :class:`~cxkit.config.SourceConfig`.
+        a config dict or a loaded :class:`~cxkit.config.SourceConfig`. A config
+        with an ``engine:`` block is read, checked and reduced by that engine
+        (:func:`cxkit.engine.open_source`) and its clean tables fetched.
     as_of : str or Timestamp, optional
         Dates after it are quarantined as "in the future"; default the
         config's ``as_of``, else now (reporting zone).
@@ -127,20 +114,18 @@ def read_support_data(config="sample", *, as_of=None) -> SupportData:
     if isinstance(config, str) and config == "sample":
         config = sample_config_path()
     cfg = config if isinstance(config, SourceConfig) else load_config(config)
+    if cfg.engine is not None:  # read, checked and reduced by the engine; fetched here
+        from cxkit.engine import open_source
+
+        with open_source(cfg, as_of=as_of) as data:
+            return data.to_support_data()
     raw = {name: read_table(tcfg, config=cfg) for name, tcfg in cfg.tables.items()}
     if cfg.pseudonymise_key_env:
         key = pseudonym_key(cfg.pseudonymise_key_env)
         for frame in raw.values():
             if "customer_id" in frame.columns:
                 frame["customer_id"] = pseudonymise_ids(frame["customer_id"], key=key)
-    when = as_of if as_of is not None else cfg.as_of
-    try:
-        when = pd.Timestamp(when) if when is not None else \
-            pd.Timestamp.now(tz=cfg.timezone).tz_localize(None)
-    except (ValueError, TypeError):
-        raise ConfigError(f"as_of {as_of!r} is not a date; write it as YYYY-MM-DD.") from None
-    if when.tzinfo is not None:
-        when = when.tz_convert(cfg.timezone).tz_localize(None)
+    when = resolve_as_of(as_of, cfg)
     clean, quality, quarantine = validate_tables(
         raw, as_of=when, plausibility=cfg.plausibility, currency=cfg.currency,
         dedupe={name: t.dedupe for name, t in cfg.tables.items() if t.dedupe is not None})

@@ -148,3 +148,81 @@ def test_literal_that_cannot_be_read_is_a_config_error(frame, expr, words):
     assert evaluate_expression("replies + '1'", frame).tolist()[:2] == [1.0, 3.0]
     assert evaluate_expression("hours_between('2024-01-01', `Solved at`)", frame).iloc[0] == 1.0
     assert evaluate_expression("status == 'x'", frame).tolist() == [False, False, False]
+
+
+WAREHOUSE = {"engine": {"backend": "postgres", "connection": "${CXKIT_WAREHOUSE_URL}"},
+             "tables": {"customers": {"table": "analytics.customers"},
+                        "tickets": {"table": "zendesk__ticket_metrics"}}}
+
+
+def test_engine_block_and_table_sources():
+    cfg = load_config(WAREHOUSE)
+    assert cfg.engine.backend == "postgres"
+    assert cfg.engine.connection == "${CXKIT_WAREHOUSE_URL}"  # expanded only when connecting
+    assert cfg.tables["customers"].path is None
+    assert cfg.tables["customers"].table == "analytics.customers"
+    assert load_config(BASE).engine is None
+    local = load_config({**BASE, "engine": {"memory_limit": "2GB", "threads": 1,
+                                            "temp_directory": "spill"}})
+    assert (local.engine.backend, local.engine.memory_limit, local.engine.threads) == \
+        ("duckdb", "2GB", 1)
+
+
+@pytest.mark.parametrize("engine, words", [
+    ({"backend": "oracle"}, ["engine.backend", "'oracle'", "duckdb, postgres, pyspark"]),
+    ({"backend": "postgres"}, ["engine.connection is missing", "${CXKIT_WAREHOUSE_URL}"]),
+    ({"backend": "postgres", "connection": "postgresql://cx:s3cret@db.example.com/prod"},
+     ["password or token", "${CXKIT_WAREHOUSE_URL}"]),
+    ({"backend": "snowflake", "connection": "snowflake://cx@acct/db?password=hunter2"},
+     ["password or token"]),
+    ({"backend": "trino", "connection": "trino://cx@host/hive?access_token=abc"},
+     ["password or token"]),
+    ({"backend": "postgres", "connection": "${URL}", "memory_limit": "4GB"},
+     ["engine.memory_limit", "duckdb backend only"]),
+    ({"memory_limit": "lots"}, ["engine.memory_limit", "'lots'", "4GB"]),
+    ({"threads": 0}, ["engine.threads", "positive"]),
+    ({"backend": "duckdb", "connection": "${X}"}, ["engine.connection", "warehouse backends"]),
+    ({"backnd": "postgres"}, ["'backnd'", "backend, connection"]),
+])
+def test_engine_block_errors_are_one_line(engine, words):
+    with pytest.raises(ConfigError) as err:
+        load_config({**BASE, "engine": engine})
+    assert "\n" not in str(err.value)
+    for w in words:
+        assert w in str(err.value)
+
+
+def test_a_password_from_the_environment_is_fine():
+    cfg = load_config({**WAREHOUSE, "engine": {
+        "backend": "postgres", "connection": "postgresql://cx:${PGPASSWORD}@db/prod"}})
+    assert cfg.engine.connection.endswith("${PGPASSWORD}@db/prod")
+    # a URL without a secret may be literal (the password from ~/.pgpass, say)
+    assert load_config({**WAREHOUSE, "engine": {
+        "backend": "postgres", "connection": "postgresql://cx@db/prod"}}).engine.connection
+
+
+@pytest.mark.parametrize("tables, words", [
+    ({"customers": {"table": "customers"}}, ["needs a database", "engine:"]),
+    ({"customers": {"table": "x; drop table y"}}, ["not a table name"]),
+])
+def test_table_sources_need_an_engine_and_a_plain_name(tables, words):
+    with pytest.raises(ConfigError) as err:
+        load_config({"tables": tables})
+    for w in words:
+        assert w in str(err.value)
+
+
+def test_a_warehouse_engine_refuses_file_paths():
+    with pytest.raises(ConfigError, match="give `table:` instead of `path: c.csv`"):
+        load_config({**WAREHOUSE, "tables": {"customers": {"path": "c.csv"}}})
+
+
+def test_connection_variables_are_expanded_and_a_missing_one_is_named(monkeypatch):
+    from cxkit.config import expand_env
+
+    monkeypatch.setenv("CXKIT_T_HOST", "db.internal")
+    monkeypatch.delenv("CXKIT_T_MISSING", raising=False)
+    assert expand_env("postgresql://cx@${CXKIT_T_HOST}/prod") == "postgresql://cx@db.internal/prod"
+    with pytest.raises(ConfigError) as err:
+        expand_env("${CXKIT_T_MISSING}")
+    assert "CXKIT_T_MISSING is not set" in str(err.value) and "\n" not in str(err.value)
