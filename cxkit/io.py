@@ -210,7 +210,7 @@ def read_table(tcfg: TableConfig, *, config: SourceConfig) -> pd.DataFrame:
         given_of.pop(col, None)  # later expressions read the derived values
         before_map.pop(col, None)
     if tcfg.name == "tickets":  # first response, resolution time, FCR: derived once, here
-        frame = add_ticket_quantities(frame)
+        frame = add_ticket_quantities(frame, timezone=config.timezone)
     if tcfg.dedupe is not None:
         _dedupe_columns(frame, bad, shown, ctx, aliases)
     missing = [c.name for c in TABLES[tcfg.name] if c.required and c.name not in frame.columns]

@@ -1,0 +1,131 @@
+"""The engine forms of the panel: per-ticket quantities, period tables, cells, panels.
+
+Engine tables here are DuckDB tables made from the pandas path's frames (the
+sample is in UTC, so its naive times are UTC instants); other backends are
+checked by compiling the expressions to their SQL.
+"""
+
+from __future__ import annotations
+
+import re
+
+import ibis
+import numpy as np
+import pandas as pd
+import pytest
+
+import cxkit
+from cxkit import _ticket_quantities as tq
+
+
+def _tickets() -> pd.DataFrame:
+    """Tickets with every quantity's source columns, missing values and a DST change."""
+    t = pd.DataFrame({
+        "ticket_id": ["a", "b", "c", "d", "e"],
+        "customer_id": ["c1", "c1", "c2", "c2", "c3"],
+        "created_at": pd.to_datetime(["2024-01-01 00:00", "2024-03-30 22:00", "2024-01-02 00:00",
+                                      "2024-10-26 23:59:30.25", "2024-02-01"], format="ISO8601"),
+        "first_response_at": pd.to_datetime(["2024-01-01 00:30", None, "2024-01-02 01:00",
+                                             "2024-10-27 04:00", None]),
+        "resolved_at": pd.to_datetime(["2024-01-01 06:00", "2024-03-31 05:00", None,
+                                       "2024-10-28 00:00:00.5", "2024-02-03"], format="ISO8601"),
+        "contacts": pd.array([1, 2, 1, None, 1], dtype="Int64"),
+        "reopened": pd.array([True, False, None, False, True], dtype="boolean"),
+        "escalated": pd.array([False, None, False, True, False], dtype="boolean"),
+        "channel": ["email", "self_service", None, "chat", "self_service"],
+        "csat": [5.0, 3.0, np.nan, 4.0, 1.0],
+        "ces": [7.0, np.nan, 2.0, 6.0, 1.0],
+    })
+    return t
+
+
+def _engine(frame: pd.DataFrame):
+    con = ibis.duckdb.connect()
+    return con.create_table("tickets", frame)
+
+
+def _fetch(expr) -> np.ndarray:
+    return expr.to_pandas().astype("float64").to_numpy()
+
+
+@pytest.mark.parametrize("name", list(tq.QUANTITIES))
+def test_each_ibis_quantity_equals_the_pandas_one(name):
+    frame = _tickets()
+    table = _engine(frame)
+    ordered = table.order_by("ticket_id")
+    expected = tq.ticket_quantity(frame, name).to_numpy()
+    got = _fetch(ordered.select(x=tq.ticket_quantity_expr(ordered, name)).x)
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_a_quantity_without_its_columns_is_none():
+    table = _engine(_tickets().drop(columns=["csat", "resolved_at"]))
+    assert tq.ticket_quantity_expr(table, "csat") is None
+    assert tq.ticket_quantity_expr(table, "resolution_hours") is None
+    assert tq.missing_column(table, "resolution_hours") == "resolved_at"
+
+
+@pytest.mark.parametrize("drop", [[], ["first_response_at"], ["contacts"], ["resolved_at"]])
+def test_read_time_quantities_match_the_pandas_path(drop):
+    frame = _tickets().drop(columns=drop)
+    expected = tq.add_ticket_quantities(frame.copy())
+    table = tq.add_ticket_quantity_exprs(_engine(frame)).order_by("ticket_id")
+    got = table.to_pandas()
+    assert list(got.columns) == list(expected.columns)
+    for name in tq.READ_TIME:
+        if name in expected:
+            np.testing.assert_array_equal(got[name].astype("float64"), expected[name], name)
+
+
+def test_given_first_response_minutes_are_kept():
+    frame = _tickets().drop(columns=["first_response_at"]).assign(
+        first_response_minutes=[1.0, np.nan, 3.0, 4.0, 5.0])
+    table = tq.add_ticket_quantity_exprs(_engine(frame)).order_by("ticket_id")
+    np.testing.assert_array_equal(_fetch(table.first_response_minutes),
+                                  [1.0, np.nan, 3.0, 4.0, 5.0])
+
+
+def test_sample_quantities_match():
+    data = cxkit.read_support_data("sample")
+    frame = data.tickets.drop(columns=["resolution_hours", "first_contact_resolved"])
+    table = tq.add_ticket_quantity_exprs(_engine(frame)).order_by("ticket_id").to_pandas()
+    expected = data.tickets.sort_values("ticket_id", ignore_index=True)
+    for name in tq.READ_TIME:
+        np.testing.assert_array_equal(table[name].astype("float64"), expected[name], name)
+
+
+def test_durations_are_instants_across_a_clock_change():
+    """Local Berlin times: 2024-03-30 22:00 -> 03-31 05:00 is 6 h (clocks went forward)."""
+    frame = _tickets()
+    local = tq.add_ticket_quantities(frame.copy(), timezone="Europe/Berlin")
+    assert local["resolution_hours"].tolist()[1] == 6.0
+    # 2024-10-26 23:59:30.25 -> 10-28 00:00:00.5 local: one hour more than the clocks show
+    assert local["resolution_hours"].tolist()[3] == pytest.approx(25 + 30.25 / 3600)
+    utc = frame.copy()
+    for col in ("created_at", "first_response_at", "resolved_at"):
+        utc[col] = (frame[col].dt.tz_localize("Europe/Berlin", ambiguous=False)
+                    .dt.tz_convert("UTC").dt.tz_localize(None))
+    engine = tq.add_ticket_quantity_exprs(_engine(utc)).order_by("ticket_id").to_pandas()
+    for name in ("first_response_minutes", "resolution_hours"):
+        np.testing.assert_array_equal(engine[name].astype("float64"), local[name], name)
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "pyspark"])
+def test_quantities_compile_without_decimal_literals_or_boolean_casts(dialect):
+    getattr(ibis, dialect)  # registers the backend's compile options
+    table = ibis.table({c: t for c, t in {
+        "created_at": "timestamp", "first_response_at": "timestamp", "resolved_at": "timestamp",
+        "contacts": "int64", "reopened": "boolean", "escalated": "boolean", "channel": "string",
+        "csat": "float64", "ces": "float64"}.items()}, name="tickets")
+    exprs = {n: tq.ticket_quantity_expr(table, n) for n in tq.QUANTITIES}
+    sql = ibis.to_sql(table.select(**exprs), dialect=dialect)
+    assert re.search(r"\d\.\d", sql) is None, sql  # no bare decimal literal anywhere
+    for flag in ("reopened", "escalated"):  # flags become numbers through conditionals
+        assert not re.search(rf"CAST\([^()]*{flag}[^()]*\) AS DOUBLE", sql), sql
+    assert "CAST(3600000000 AS DOUBLE" in sql and "CAST(60000000 AS DOUBLE" in sql
+
+
+def test_float_literals_are_exact_doubles():
+    con = ibis.duckdb.connect()
+    for value in (0.9, 3600.0, -2.5, 1e-7, 2.0**60):
+        assert con.execute(tq.float_literal(value)) == value
