@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 import ibis
 import pandas as pd
 
+from cxkit._ticket_quantities import float_literal
 from cxkit.config import Dedupe, Plausibility
 from cxkit.exceptions import QuarantineWarning
 from cxkit.schema import columns_of
@@ -226,10 +227,6 @@ def _missing(col: ibis.Value) -> ibis.Value:
     return col.isnull()
 
 
-def _f64(value: float) -> ibis.Value:
-    return ibis.literal(float(value), type="float64")  # Spark reads bare decimals as decimal
-
-
 def _any(conds: list) -> ibis.Value:
     out = conds[0]
     for c in conds[1:]:
@@ -350,9 +347,9 @@ def _check_table(name: str, raw: ibis.Table, *, as_of: pd.Timestamp, limits: Pla
         v = t[col]
         out = []
         if low is not None:
-            out.append(v < _f64(low))
+            out.append(v < float_literal(low))
         if high is not None:
-            out.append(v > _f64(high))
+            out.append(v > float_literal(high))
         add(RANGE_RULES.get(col, f"{col}_out_of_range"), [col], words,
             ~_missing(v) & _any(out))
     for rule, (tab, early, late) in ORDER_RULES.items():
@@ -382,7 +379,7 @@ def _check_table(name: str, raw: ibis.Table, *, as_of: pd.Timestamp, limits: Pla
         add("first_response_too_long", ["first_response_minutes"],
             f"first response more than {days:g} days after created_at "
             "(plausibility.max_first_response_days)",
-            ~_missing(v) & (v > _f64(days * 1440.0)))
+            ~_missing(v) & (v > float_literal(days * 1440.0)))
     if currency and name == "revenue" and "currency" in columns:
         add("other_currency", ["currency"], f"currency other than the config's {currency}",
             t["currency"].notnull() & (t["currency"].strip().upper() != currency))
