@@ -376,3 +376,317 @@ class _Evaluator:
         if pd.api.types.is_datetime64_any_dtype(s):
             return s
         return self.parse_dt(s)
+
+
+# --- the same language compiled to engine expressions ------------------------------------
+
+@dataclass(frozen=True)
+class UnreadableExpr:
+    """:class:`Unreadable` as engine expressions: boolean ``tried`` and ``failed`` per row."""
+
+    kind: str
+    tried: Any
+    failed: Any
+
+
+def compile_expression(expr: str, columns, *, to_datetime=None,
+                       aliases: Mapping[str, str] | None = None,
+                       unreadable: MutableMapping[str, UnreadableExpr] | None = None,
+                       reporting_zone: str = "UTC") -> Any:
+    """Compile a derive expression to an Ibis value expression (one value per row).
+
+    The same parser and whitelist as :func:`evaluate_expression`; nothing is
+    evaluated as Python code. The semantics are the pandas evaluator's:
+    missing counts as false in logic and comparisons, division by zero gives
+    missing, text read as a number or a timestamp and unreadable becomes
+    missing and is reported per input column in ``unreadable``
+    (:class:`UnreadableExpr`), only for the rows the result depends on.
+
+    Parameters
+    ----------
+    expr : str
+        The expression.
+    columns : ibis.Table or mapping of str to ibis.Value
+        The columns the expression may name.
+    to_datetime : callable, optional
+        Text expression -> timestamp expression, NULL where unreadable (the
+        engine reader passes the table's parser, giving naive UTC instants);
+        a plain cast by default.
+    aliases : mapping, optional
+        Other names (the export's) of the columns.
+    unreadable : dict, optional
+        Filled with one :class:`UnreadableExpr` per column whose text had to
+        be read as a number or timestamp.
+    reporting_zone : str, default "UTC"
+        Zone of timestamp literals compared with timestamp columns (the
+        pandas reader compares reporting-zone wall times; the engine's
+        timestamps are UTC instants).
+
+    Returns
+    -------
+    ibis.Value
+
+    Raises
+    ------
+    ConfigError
+        For an unknown column, values that cannot be compared, or branches
+        of different types (text and numbers) that the engine cannot mix.
+    """
+    import ibis  # the pandas evaluator does not need Ibis
+
+    if hasattr(columns, "columns") and not isinstance(columns, Mapping):
+        columns = {c: columns[c] for c in columns.columns}
+    tree, names = parse_expression(expr)
+    comp = _Compiler(ibis, dict(columns), names, to_datetime, expr, dict(aliases or {}),
+                     unreadable, reporting_zone)
+    return comp.value(comp.visit(tree.body))
+
+
+class _Compiler:
+    """:class:`_Evaluator` for Ibis expressions: the same visits, engine values."""
+
+    def __init__(self, ibis, columns, names, to_datetime, expr, aliases, unreadable, zone):
+        self.ibis, self.columns, self.names, self.expr = ibis, columns, names, expr
+        self.aliases, self.unreadable, self.zone = aliases, unreadable, zone
+        self.parse_dt = to_datetime or (lambda s: s.try_cast("timestamp"))
+        self.scope = ibis.literal(True)
+
+    # helpers ---------------------------------------------------------------------------------
+    def is_expr(self, v) -> bool:
+        return isinstance(v, self.ibis.Expr)
+
+    def value(self, v):
+        """Any value as an expression (Python constants as literals; ints as int64)."""
+        ibis = self.ibis
+        if self.is_expr(v):
+            if v.type().is_integer():
+                return v.cast("int64")
+            return v
+        if v is None:
+            return ibis.null()
+        if isinstance(v, bool):
+            return ibis.literal(v, type="boolean")
+        if isinstance(v, int):
+            return ibis.literal(v, type="int64")
+        if isinstance(v, float):
+            return ibis.literal(v, type="float64")
+        return ibis.literal(str(v), type="string")
+
+    def kind(self, v) -> str | None:
+        if self.is_expr(v):
+            t = v.type()
+            if t.is_boolean():
+                return None
+            if t.is_numeric():
+                return "number"
+            if t.is_timestamp():
+                return "datetime"
+            if t.is_string():
+                return "text"
+            return None
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return "number"
+        return None
+
+    def numeric(self, v):
+        ibis = self.ibis
+        if not self.is_expr(v):
+            if v is None:
+                return ibis.null("float64")
+            if isinstance(v, bool):
+                return ibis.literal(float(v), type="float64")
+            number = pd.to_numeric(pd.Series([v], dtype=object), errors="coerce").iloc[0]
+            return ibis.null("float64") if pd.isna(number) else \
+                ibis.literal(float(number), type="float64")
+        t = v.type()
+        if t.is_boolean():
+            return ibis.cases((v, 1.0), (~v, 0.0), else_=ibis.null("float64"))
+        out = v.cast("float64") if t.is_numeric() else v.try_cast("float64")
+        return ibis.ifelse(out.isnan(), ibis.null("float64"), out)
+
+    def truth(self, v):
+        ibis = self.ibis
+        if not self.is_expr(v):
+            return ibis.literal(bool(v) if v is not None else False)
+        t = v.type()
+        if t.is_boolean():
+            return v.fill_null(False)
+        if t.is_numeric():
+            return (v != 0).fill_null(False)
+        raise ConfigError(f"{self.expr!r}: text cannot be used as true/false; compare it "
+                          "(x == 'yes').")
+
+    def present(self, v):
+        if v.type().is_string():
+            return v.notnull() & (v.strip() != "")
+        if v.type().is_floating():
+            return v.notnull() & ~v.isnan()
+        return v.notnull()
+
+    def dt(self, v):
+        if self.is_expr(v) and v.type().is_timestamp():
+            return v
+        return self.parse_dt(self.value(v))
+
+    def within(self, rows, node, want=None):
+        outer = self.scope
+        self.scope = outer & rows
+        try:
+            return self.visit(node, want)
+        finally:
+            self.scope = outer
+
+    def unify(self, a, b):
+        """Two expressions of one type: float64 for two numbers; a null takes the other's."""
+        ibis = self.ibis
+        if a is None and b is None:
+            return ibis.null(), ibis.null()
+        if a is None:
+            b = self.value(b)
+            return ibis.null(b.type()), b
+        if b is None:
+            a = self.value(a)
+            return a, ibis.null(a.type())
+        a, b = self.value(a), self.value(b)
+        ta, tb = a.type(), b.type()
+        if ta == tb:
+            return a, b
+        if ta.is_numeric() and tb.is_numeric():
+            return a.cast("float64"), b.cast("float64")
+        if ta.is_timestamp() and tb.is_timestamp():
+            return a, b.cast(ta)
+        raise ConfigError(f"{self.expr!r}: the branches give {ta} and {tb}; the engine needs "
+                          "one type (quote numbers to make both text, or convert with "
+                          "to_datetime).")
+
+    # visits ----------------------------------------------------------------------------------
+    def visit(self, node, want=None):
+        return getattr(self, "_" + type(node).__name__)(node, want)
+
+    def _Constant(self, node, want):
+        value = node.value
+        if isinstance(value, str) and want is not None:
+            if want == "number":
+                bad = pd.isna(pd.to_numeric(value, errors="coerce"))
+            else:
+                bad = pd.isna(pd.to_datetime(value, errors="coerce", format="mixed"))
+            if bad:
+                kind = "a number" if want == "number" else "a timestamp in the table's format"
+                raise ConfigError(f"{self.expr!r}: the literal {value!r} is used as {kind} but "
+                                  "cannot be read as one; write it as one or compare text "
+                                  "with text.")
+        return value
+
+    def _Name(self, node, want):
+        if node.id in _CONSTANTS:
+            return _CONSTANTS[node.id]
+        col = self.names.get(node.id, node.id)
+        if col not in self.columns:
+            col = self.aliases.get(col, col)
+        if col not in self.columns:
+            raise ConfigError(f"{self.expr!r}: unknown column {col!r}; columns are "
+                              f"{', '.join(map(str, self.columns))}.")
+        s = self.columns[col]
+        if want is None or self.kind(s) == want:
+            return s
+        out = self.numeric(s) if want == "number" else self.dt(s)
+        self._report(col, want, s, out)
+        return out
+
+    def _report(self, col, want, given, out):
+        if self.unreadable is None:
+            return
+        tried = self.present(given) & self.scope
+        failed = tried & out.isnull()
+        seen = self.unreadable.get(col)
+        if seen is not None:
+            want = seen.kind if seen.kind == want else "mixed"
+            tried, failed = tried | seen.tried, failed | seen.failed
+        self.unreadable[col] = UnreadableExpr(kind=want, tried=tried, failed=failed)
+
+    def _BinOp(self, node, want):
+        a, b = (self.numeric(self.visit(n, "number")) for n in (node.left, node.right))
+        op = type(node.op)
+        if op is ast.Add:
+            return a + b
+        if op is ast.Sub:
+            return a - b
+        if op is ast.Mult:
+            return a * b
+        return a / b.nullif(0.0)
+
+    def _UnaryOp(self, node, want):
+        if isinstance(node.op, ast.Not):
+            return ~self.truth(self.visit(node.operand))
+        num = self.numeric(self.visit(node.operand, "number"))
+        return -num if isinstance(node.op, ast.USub) else num
+
+    def _BoolOp(self, node, want):
+        out = self.truth(self.visit(node.values[0]))
+        for v in node.values[1:]:
+            both = isinstance(node.op, ast.And)
+            p = self.truth(self.within(out if both else ~out, v))
+            out = (out & p) if both else (out | p)
+        return out
+
+    def _Compare(self, node, want):
+        left, right = node.left, node.comparators[0]
+        a, b = self.visit(left), self.visit(right)
+        if self.kind(a) == "text" and self.kind(b) in ("number", "datetime"):
+            a = self.visit(left, self.kind(b))
+        elif self.kind(b) == "text" and self.kind(a) in ("number", "datetime"):
+            b = self.visit(right, self.kind(a))
+        a, b = self._comparable(a, b), self._comparable(b, a)
+        ops = {ast.Eq: "__eq__", ast.NotEq: "__ne__", ast.Lt: "__lt__", ast.LtE: "__le__",
+               ast.Gt: "__gt__", ast.GtE: "__ge__"}
+        try:
+            out = getattr(self.value(a), ops[type(node.ops[0])])(self.value(b))
+        except Exception as exc:  # Ibis refuses to compare the two types
+            raise ConfigError(f"{self.expr!r}: cannot compare these values "
+                              f"({type(exc).__name__}).") from None
+        return out.fill_null(False)
+
+    def _comparable(self, v, other):
+        """A literal string next to numbers or timestamps, read as one."""
+        if not isinstance(v, str) or not self.is_expr(other):
+            return v
+        if self.kind(other) == "number":
+            return self.numeric(v)
+        if self.kind(other) == "datetime":  # a reporting-zone wall time -> a UTC instant
+            stamp = pd.to_datetime(v, errors="coerce", format="mixed")
+            if pd.isna(stamp):
+                return self.ibis.null("timestamp")
+            stamp = stamp.tz_convert("UTC") if stamp.tzinfo else \
+                stamp.tz_localize(self.zone, ambiguous=False,
+                                  nonexistent="shift_forward").tz_convert("UTC")
+            return self.ibis.literal(stamp.tz_localize(None).to_pydatetime(),
+                                     type="timestamp")
+        return v
+
+    def _Call(self, node, want):
+        ibis, name, args = self.ibis, node.func.id, node.args
+        if name == "if_else":
+            cond = self.truth(self.visit(args[0]))
+            a = self.within(cond, args[1], want)
+            b = self.within(~cond, args[2], want)
+            a, b = self.unify(a, b)
+            return ibis.ifelse(cond, a, b)
+        if name == "is_null":
+            v = self.visit(args[0])
+            if not self.is_expr(v):
+                return ibis.literal(v is None)
+            return v.isnull() | v.isnan() if v.type().is_floating() else v.isnull()
+        if name == "coalesce":
+            out = self.visit(args[0], want)
+            for arg in args[1:]:
+                missing = out.isnull() if self.is_expr(out) else ibis.literal(out is None)
+                other = self.within(missing, arg, want)
+                out, other = self.unify(out, other)
+                out = ibis.coalesce(out, other)
+            return out
+        if name == "to_datetime":
+            return self.dt(self.visit(args[0], "datetime"))
+        start, end = (self.dt(self.visit(a, "datetime")) for a in args)
+        micro = end.delta(start, "microsecond").cast("float64")
+        per = 60e6 if name == "minutes_between" else 3600e6
+        return micro / ibis.literal(per, type="float64")
