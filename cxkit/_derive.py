@@ -37,6 +37,7 @@ from typing import Any
 
 import pandas as pd
 
+from cxkit._ticket_quantities import float_literal
 from cxkit.exceptions import ConfigError
 
 FUNCTIONS = {"if_else": (3, 3), "is_null": (1, 1), "coalesce": (1, None),
@@ -469,7 +470,7 @@ class _Compiler:
         if isinstance(v, int):
             return ibis.literal(v, type="int64")
         if isinstance(v, float):
-            return ibis.literal(v, type="float64")
+            return float_literal(v)
         return ibis.literal(str(v), type="string")
 
     def kind(self, v) -> str | None:
@@ -494,13 +495,13 @@ class _Compiler:
             if v is None:
                 return ibis.null("float64")
             if isinstance(v, bool):
-                return ibis.literal(float(v), type="float64")
+                return float_literal(float(v))
             number = pd.to_numeric(pd.Series([v], dtype=object), errors="coerce").iloc[0]
-            return ibis.null("float64") if pd.isna(number) else \
-                ibis.literal(float(number), type="float64")
+            return ibis.null("float64") if pd.isna(number) else float_literal(float(number))
         t = v.type()
         if t.is_boolean():
-            return ibis.cases((v, 1.0), (~v, 0.0), else_=ibis.null("float64"))
+            return ibis.cases((v, float_literal(1)), (~v, float_literal(0)),
+                              else_=ibis.null("float64"))
         out = v.cast("float64") if t.is_numeric() else v.try_cast("float64")
         return ibis.ifelse(out.isnan(), ibis.null("float64"), out)
 
@@ -613,7 +614,7 @@ class _Compiler:
             return a - b
         if op is ast.Mult:
             return a * b
-        return a / b.nullif(0.0)
+        return a / b.nullif(float_literal(0))
 
     def _UnaryOp(self, node, want):
         if isinstance(node.op, ast.Not):
@@ -687,6 +688,5 @@ class _Compiler:
         if name == "to_datetime":
             return self.dt(self.visit(args[0], "datetime"))
         start, end = (self.dt(self.visit(a, "datetime")) for a in args)
-        micro = end.delta(start, "microsecond").cast("float64")
-        per = 60e6 if name == "minutes_between" else 3600e6
-        return micro / ibis.literal(per, type="float64")
+        micro = end.delta(start, unit="microsecond").cast("float64")
+        return micro / float_literal(60e6 if name == "minutes_between" else 3600e6)

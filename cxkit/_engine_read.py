@@ -58,7 +58,7 @@ from cxkit._formats import (
     snake_case,
     swapped_format,
 )
-from cxkit._ticket_quantities import add_ticket_quantity_exprs
+from cxkit._ticket_quantities import add_ticket_quantity_exprs, float_literal
 from cxkit.config import EPOCH_FORMATS, RESERVED, SourceConfig, TableConfig
 from cxkit.exceptions import ConfigError, SchemaError, SourceError
 from cxkit.schema import TABLES, columns_of
@@ -114,7 +114,8 @@ def local_time(backend: str, instant: ir.TimestampValue, zone: str) -> ir.Timest
                       "table) or use the duckdb, postgres or pyspark backend.")
 
 
-def to_utc(backend: str, wall: ir.TimestampValue, zone: str) -> ir.TimestampValue:
+def to_utc(backend: str, wall: ir.TimestampValue, zone: str, *, stage=None
+           ) -> ir.TimestampValue:
     """Naive wall times in ``zone`` -> naive UTC instants.
 
     The offsets two days before and after each value decide: where they agree
@@ -122,14 +123,18 @@ def to_utc(backend: str, wall: ir.TimestampValue, zone: str) -> ir.TimestampValu
     time that exists twice (clocks set back) is read as standard time; one that
     does not exist (clocks set forward) moves forward to the change, as
     pandas' ``ambiguous=False, nonexistent="shift_forward"`` does. Changes
-    are assumed to start on a whole hour, as every DST change does.
+    are assumed to start on a whole hour, as every DST change does. ``stage``,
+    when given, turns an expression into a column of an intermediate projection
+    (so that the SQL does not repeat ``wall``).
     """
     if zone == "UTC":
         return wall
+    stage = stage or (lambda e: e)
+    wall = stage(wall)
     two_days = ibis.interval(days=2)
     before, after = wall - two_days, wall + two_days
-    off_before = local_time(backend, before, zone).delta(before, "second")
-    off_after = local_time(backend, after, zone).delta(after, "second")
+    off_before = stage(local_time(backend, before, zone).delta(before, unit="second"))
+    off_after = stage(local_time(backend, after, zone).delta(after, unit="second"))
     first = wall - off_before.as_interval("s")  # read with the offset before a change
     second = wall - off_after.as_interval("s")  # and with the one after it
     first_ok = local_time(backend, first, zone) == wall
@@ -184,6 +189,7 @@ class _Source:
     label: str  # the file, glob or table named in messages
     text: bool  # every export column is text read from a CSV file
     files: int = 1
+    infer: bool = True  # type unmapped text columns from their values (files, not tables)
 
 
 def _open(con, tcfg: TableConfig, config: SourceConfig) -> _Source:
@@ -292,7 +298,9 @@ def _open_table(con, tcfg: TableConfig, config: SourceConfig, path: str | None) 
             t = con.table(name, database=(alias, "main"))
         else:
             label = name
-            t = con.table(name)
+            *database, table = name.split(".")  # schema.name or catalog.schema.name
+            t = con.table(table, database=tuple(database) if len(database) > 1
+                          else database[0] if database else None)
     except (ConfigError, SourceError):
         raise
     except Exception as exc:
@@ -307,7 +315,7 @@ def _open_table(con, tcfg: TableConfig, config: SourceConfig, path: str | None) 
     row = ibis.row_number().over(order_by=[t[c].asc(nulls_first=False) for c in t.columns])
     t = t.mutate(source_row=(row + 1).cast("int64"),
                  source_file=ibis.literal(label, type="string"))
-    return _Source(t, label, text=False)
+    return _Source(t, label, text=False, infer=False)
 
 
 # --- parsing, typing and reporting -------------------------------------------------------
@@ -326,7 +334,8 @@ def _as_text(v: ir.Value) -> ir.StringValue:
         return v
     if v.type().is_floating():
         whole = v.cast("int64").cast("string") + ".0"
-        return ibis.ifelse((v % 1 == 0) & (v.abs() < 1e15), whole, v.cast("string"))
+        return ibis.ifelse((v % 1 == 0) & (v.abs() < float_literal(1e15)), whole,
+                           v.cast("string"))
     if v.type().is_boolean():
         return ibis.ifelse(v, "True", "False")
     return v.cast("string")
@@ -372,6 +381,15 @@ class _Reader:
         self.checks: list[_Check] = []
         self.export_of: dict[str, str] = {}
         self.export_columns: list[str] = []
+        self.cur = source.table  # the source plus intermediate columns (see ``stage``)
+        self.staged: list[str] = []
+
+    def stage(self, expr: ir.Value) -> ir.Value:
+        """``expr`` as a column of an intermediate projection: reused, never repeated in SQL."""
+        name = f"__cxkit_{len(self.staged)}"
+        self.cur = self.cur.mutate(**{name: expr})
+        self.staged.append(name)
+        return self.cur[name]
 
     # -- names -----------------------------------------------------------------------------
     def export_name(self, col: str) -> str:
@@ -423,8 +441,8 @@ class _Reader:
         if v.type().is_timestamp():
             return self._typed_timestamp(v)
         if v.type().is_date():
-            return to_utc(self.backend, v.cast(dt.Timestamp()), self.zone)
-        text = _stripped(v)
+            return to_utc(self.backend, v.cast(dt.Timestamp()), self.zone, stage=self.stage)
+        text = self.stage(_stripped(v))
         fmt = self.tcfg.datetime_format
         if fmt in EPOCH_FORMATS:  # Unix time is UTC whatever the export's zone
             number = text.try_cast("float64")
@@ -448,7 +466,7 @@ class _Reader:
                 raise ConfigError(f"tables.{self.tcfg.name}.datetime_format {fmt!r} is not a "
                                   f"valid format ({exc}); use strftime codes such as "
                                   "\"%d/%m/%Y %H:%M\", or epoch_s / epoch_ms.") from None
-            return to_utc(self.backend, _try_strptime(text, fmt), self.zone)
+            return to_utc(self.backend, _try_strptime(text, fmt), self.zone, stage=self.stage)
         zoned = text.re_search(OFFSET_PATTERN)
         offset = text.re_extract(r"(Z|[+-]\d{2}(:?\d{2})?)$", 1)
         local = text.re_replace(r"\s*(Z|[+-]\d{2}(:?\d{2})?)$", "")
@@ -459,11 +477,12 @@ class _Reader:
                                       + digits.substr(2, 2).nullif("").cast("int64")
                                       .fill_null(0)))
         aware = _iso(local) - minutes.as_interval("m")
-        return ibis.ifelse(zoned, aware, to_utc(self.backend, _iso(text), self.zone))
+        naive = to_utc(self.backend, _iso(text), self.zone, stage=self.stage)
+        return ibis.ifelse(zoned, aware, naive)
 
     def _typed_timestamp(self, v: ir.TimestampValue) -> ir.TimestampValue:
         if v.type().timezone is None:
-            return to_utc(self.backend, v, self.zone)
+            return to_utc(self.backend, v, self.zone, stage=self.stage)
         if self.backend in ("duckdb", "postgres"):
             return _wall("UTC", v.cast(dt.Timestamp(timezone="UTC")))
         return v.cast(dt.Timestamp())
@@ -531,9 +550,8 @@ class _Reader:
         if numbers == present:
             return self.parse_numbers(text)
         if flags == present and zero_one < present:
-            return text.lower().isin(sorted(TRUE)).cast("boolean") \
-                if False else ibis.ifelse(text.isnull(), ibis.null("boolean"),
-                                          text.lower().isin(sorted(TRUE)))
+            return ibis.ifelse(text.isnull(), ibis.null("boolean"),
+                               text.lower().isin(sorted(TRUE)))
         return text
 
     def _infer_stats(self, given: ir.Value) -> dict:
@@ -585,16 +603,14 @@ class _Reader:
                     self.mark(col, failed, self.note(name, before_map.get(col, given), given))
                     self.checks.append(check)
             else:
-                if cols[col].type().is_string() and self.source.text or col in before_map:
+                if self.source.infer and cols[col].type().is_string():
                     infer_stats[col] = self._infer_stats(cols[col])
                 pending.append(col)
-        stats = self._aggregate(t, infer_stats)
+        stats = self._aggregate(self.cur, infer_stats)
         for col in pending:
             cols[col] = self.infer(cols[col], stats.get(col))
         self._judge()
         self._derive(cols, given_of, before_map, aliases, spec)
-        if tcfg.name == "tickets":
-            cols = dict(_columns_of(add_ticket_quantity_exprs(_assemble(t, cols, []))))
         if tcfg.dedupe is not None:
             self._dedupe_columns(cols, aliases)
         missing = [c.name for c in TABLES[tcfg.name] if c.required and c.name not in cols]
@@ -604,7 +620,12 @@ class _Reader:
                 f"Columns in the export: {', '.join(map(str, self.export_columns[:25]))}. Fix: "
                 f"map it in the config with `tables.{tcfg.name}.columns.{missing[0]}: <export "
                 "column name>`.")
-        return _assemble(t, cols, self.marks)
+        out = _assemble(self.cur, cols, self.marks)
+        if tcfg.name == "tickets":  # first response, resolution time, FCR: derived once, here
+            out = add_ticket_quantity_exprs(out)
+            last = (UNPARSED, UNPARSED_VALUES)
+            out = out.select(*[c for c in out.columns if c not in last], *last)
+        return out
 
     # -- derived columns ---------------------------------------------------------------------
     def _derive(self, cols, given_of, before_map, aliases, spec) -> None:
@@ -613,8 +634,6 @@ class _Reader:
             return
         self.checks = []
         for col, expr in tcfg.derive.items():
-            frame = self.source.table.select(**{c: v for c, v in cols.items()}) \
-                if False else None
             unreadable: dict[str, UnreadableExpr] = {}
             try:
                 value = compile_expression(expr, cols, to_datetime=self.parse_datetime,
@@ -622,7 +641,6 @@ class _Reader:
                                            reporting_zone=self.config.timezone)
             except ConfigError as exc:
                 raise ConfigError(f"tables.{tcfg.name}.derive.{col}: {exc}") from None
-            del frame
             for src, check in unreadable.items():
                 given = given_of.get(src, cols[src])
                 export = before_map.get(src, given)
@@ -641,7 +659,7 @@ class _Reader:
             given_of.pop(col, None)
             before_map.pop(col, None)
         if self.checks:
-            self._aggregate(self.source.table.mutate(**{k: v for k, v in cols.items()}), {})
+            self._aggregate(self.cur, {})
             self._judge()
 
     def _dedupe_columns(self, cols, aliases) -> None:
@@ -810,9 +828,8 @@ class _Reader:
 def _iso(text: ir.StringValue) -> ir.TimestampValue:
     """ISO 8601 text -> naive timestamps (the shapes pandas' ``format="ISO8601"`` reads)."""
     shaped = text
-    for pattern, repl in _ISO_SHAPES:
-        shaped = ibis.ifelse(shaped.re_search(pattern), shaped.re_replace(pattern, repl),
-                             shaped)
+    for pattern, repl in _ISO_SHAPES:  # each leaves text it does not match as it is
+        shaped = shaped.re_replace(pattern, repl)
     return shaped.try_cast(dt.Timestamp())
 
 
@@ -823,10 +840,6 @@ def _map_values(v: ir.Value, mapping) -> ir.StringValue:
     branches = [(key == str(k), ibis.literal(None if out is None else str(out), type="string"))
                 for k, out in mapping.items()]
     return ibis.cases(*branches, else_=text) if branches else text
-
-
-def _columns_of(t: ir.Table):
-    return [(c, t[c]) for c in t.columns if c not in RESERVED + (UNPARSED, UNPARSED_VALUES)]
 
 
 def _assemble(t: ir.Table, cols: dict, marks: list[_Mark]) -> ir.Table:

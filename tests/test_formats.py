@@ -34,17 +34,22 @@ tables:
 """
 
 
-def test_european_excel_export_loads_through_the_config(tmp_path):
-    (tmp_path / "cxkit.yaml").write_text(EUROPEAN_CONFIG, encoding="utf-8")
-    (tmp_path / "Kunden.csv").write_bytes(
+def write_european_export(folder):
+    """A European Excel export: latin-1, ';', decimal commas, thousands dots, day first."""
+    (folder / "Kunden.csv").write_bytes(
         "Kundennummer;Angemeldet am;Sitze\n00017;15.01.2024;1.250\n00018;03.02.2024;12\n"
         .encode("latin-1"))
-    (tmp_path / "Rechnungen.csv").write_bytes(
+    (folder / "Rechnungen.csv").write_bytes(
         "Kunde;Rechnungsdatum;Betrag;Währung\n00017;01.03.2024;1.234,50;EUR\n"
         "00018;02.03.2024;99,90;EUR\n00018;02.04.2024;-0,5;EUR\n".encode("latin-1"))
-    (tmp_path / "Tickets.csv").write_bytes(
+    (folder / "Tickets.csv").write_bytes(
         "Nr;Kunde;Erstellt;Gelöst;Erste Antwort (Min.)\n1;00017;05.03.2024 09:30;05.03.2024 11:00;"
         "12,5\n2;00018;13.03.2024 14:00;;1.440\n".encode("latin-1"))
+
+
+def test_european_excel_export_loads_through_the_config(tmp_path):
+    (tmp_path / "cxkit.yaml").write_text(EUROPEAN_CONFIG, encoding="utf-8")
+    write_european_export(tmp_path)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         data = read_support_data(tmp_path / "cxkit.yaml")

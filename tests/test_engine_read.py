@@ -1,0 +1,255 @@
+"""The engine reader gives the pandas reader's table: files read by DuckDB, parsed in the engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import ibis
+import pandas as pd
+import pytest
+from test_formats import EUROPEAN_CONFIG, write_european_export
+
+from cxkit._engine_read import read_engine_table
+from cxkit.config import load_config, sample_config_path
+from cxkit.exceptions import ConfigError, SchemaError, SourceError
+from cxkit.io import read_table
+from cxkit.validate import UNPARSED, UNPARSED_VALUES
+
+CUSTOMERS = "customer_id,signup_at\nc1,2024-01-01\nc2,2024-01-02\nc3,2024-01-03\n"
+
+
+@pytest.fixture(scope="module")
+def con():
+    return ibis.duckdb.connect()
+
+
+def _normal(frame: pd.DataFrame) -> pd.DataFrame:
+    """One comparable form: timestamps ns, numbers and flags float, text object/None."""
+    out = {}
+    for c in frame.columns:
+        s = frame[c].reset_index(drop=True)
+        if pd.api.types.is_datetime64_any_dtype(s):
+            out[c] = s.astype("datetime64[ns]")
+        elif pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+            out[c] = s.astype("Float64").astype("float64")
+        elif s.dropna().map(type).eq(bool).all() and s.notna().any():  # nullable flags
+            out[c] = s.astype("boolean").astype("Float64").astype("float64")
+        else:
+            s = s.astype(object)
+            out[c] = s.where(s.notna(), None)
+    return pd.DataFrame(out)
+
+
+def engine_frame(con, cfg, name: str) -> pd.DataFrame:
+    """The engine's table fetched, timestamps moved from UTC to the reporting zone."""
+    got = read_engine_table(con, cfg.tables[name], config=cfg).to_pandas()
+    for c in got.columns:
+        if pd.api.types.is_datetime64_any_dtype(got[c]):
+            got[c] = got[c].dt.tz_localize("UTC").dt.tz_convert(cfg.timezone).dt.tz_localize(None)
+    return got
+
+
+def assert_same(con, cfg, name: str) -> pd.DataFrame:
+    """Engine table == io.read_table's frame, column for column; returns the engine's."""
+    got = engine_frame(con, cfg, name)
+    want = read_table(cfg.tables[name], config=cfg)
+    assert list(got.columns) == list(want.columns)
+    pd.testing.assert_frame_equal(_normal(got), _normal(want), check_dtype=False)
+    return got
+
+
+def config(tmp_path, timezone="UTC", **tables):
+    (tmp_path / "customers.csv").write_text(CUSTOMERS)
+    return load_config({"base_dir": str(tmp_path), "as_of": "2025-01-01", "timezone": timezone,
+                        "tables": {"customers": {"path": "customers.csv"}, **tables}})
+
+
+# --- parity with the pandas reader -------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["customers", "tickets", "revenue", "surveys"])
+def test_sample_tables_equal_the_pandas_reader(con, name):
+    cfg = load_config(sample_config_path())
+    got = assert_same(con, cfg, name)
+    assert (got[UNPARSED] == "").all() and got["source_row"].iloc[0] == 1
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.mark.parametrize("name", ["customers", "tickets", "revenue"])
+def test_zendesk_export_new_york_times_value_maps_derive_and_semicolons(con, name):
+    cfg = load_config(FIXTURES / "helpdesk" / "cxkit.yaml")
+    assert_same(con, cfg, name)
+
+
+def test_european_export_decimal_commas_thousands_latin1_day_first(con, tmp_path):
+    (tmp_path / "cxkit.yaml").write_text(EUROPEAN_CONFIG, encoding="utf-8")
+    write_european_export(tmp_path)
+    cfg = load_config(tmp_path / "cxkit.yaml")
+    for name in ("customers", "revenue", "tickets"):
+        got = assert_same(con, cfg, name)
+    assert got["first_response_minutes"].tolist() == [12.5, 1440.0]
+
+
+@pytest.mark.parametrize("fmt, scale", [("epoch_s", 1), ("epoch_ms", 1000)])
+def test_unix_times(con, tmp_path, fmt, scale):
+    (tmp_path / "t.csv").write_text(
+        "id,account,opened,closed\n"
+        f"1,c1,{1709280000 * scale},{1709290800 * scale}\n2,c2,{1709380000 * scale},\n"
+        "3,c3,soon,\n" + "".join(f"{i},c1,{1709280000 * scale},\n" for i in range(4, 14)))
+    cfg = config(tmp_path, "Europe/Berlin", tickets={
+        "path": "t.csv", "datetime_format": fmt,
+        "columns": {"ticket_id": "id", "customer_id": "account", "created_at": "opened",
+                    "resolved_at": "closed"}})
+    got = assert_same(con, cfg, "tickets")
+    assert got["created_at"].iloc[0] == pd.Timestamp("2024-03-01 09:00")  # Berlin wall time
+    assert got[UNPARSED_VALUES].iloc[2] == "created_at (opened)='soon'"
+
+
+def test_source_zone_across_both_dst_changes(con, tmp_path):
+    # Berlin: 2024-03-31 02:30 does not exist (moves to 03:00 CEST = 01:00 UTC);
+    # 2024-10-27 02:30 exists twice (read as standard time: 01:30 UTC)
+    times = ["2024-03-31 01:59", "2024-03-31 02:30", "2024-03-31 03:00", "2024-10-27 01:30",
+             "2024-10-27 02:30", "2024-10-27 03:30", "2024-07-01 12:00", "2024-01-15 12:00"]
+    rows = [f"c1,{t},{10 + i}" for i, t in enumerate(times)]
+    (tmp_path / "pay.csv").write_text("customer_id,paid_at,amount\n" + "\n".join(rows) + "\n")
+    cfg = config(tmp_path, "UTC", revenue={"path": "pay.csv", "timezone": "Europe/Berlin"})
+    got = assert_same(con, cfg, "revenue")
+    assert got["paid_at"].dt.strftime("%m-%d %H:%M").tolist() == [
+        "03-31 00:59", "03-31 01:00", "03-31 01:00", "10-26 23:30", "10-27 01:30",
+        "10-27 02:30", "07-01 10:00", "01-15 11:00"]
+    ny = config(tmp_path, "America/New_York", revenue={"path": "pay.csv"})
+    assert_same(con, ny, "revenue")
+
+
+def test_unparseable_values_keep_their_export_text(con, tmp_path):
+    good = [f"{i},c1,2024-01-{i:02d} 10:00,Good,{i % 3}" for i in range(1, 20)]
+    bad = ["20,c2,31/02/2024,Great,0.5", "21,c3,2024-01-20 10:00,five,1"]
+    (tmp_path / "t.csv").write_text("Id,Cust,Opened,Satisfaction,Replies\n"
+                                    + "\n".join(good + bad) + "\n")
+    cfg = config(tmp_path, tickets={
+        "path": "t.csv", "columns": {"ticket_id": "Id", "customer_id": "Cust",
+                                    "created_at": "Opened", "csat": "Satisfaction"},
+        "values": {"Satisfaction": {"Good": 5, "Great": "grand"}},
+        "derive": {"contacts": "Replies + 1"}})
+    got = assert_same(con, cfg, "tickets")
+    assert got[UNPARSED].tolist()[-2:] == ["created_at,csat,contacts", "csat"]
+    assert got[UNPARSED_VALUES].tolist()[-2:] == [
+        "created_at (Opened)='31/02/2024'; csat (Satisfaction)='Great' (mapped to 'grand'); "
+        "contacts (derived)='1.5'",
+        "csat (Satisfaction)='five'"]
+
+
+def _replies_export(tmp_path, replies, replied):
+    rows = [f"{i},c1,2024-01-{i:02d} 10:00,{r},{f'2024-01-{i:02d} {t}' if ':' in t else t}"
+            for i, (r, t) in enumerate(zip(replies, replied, strict=True), start=1)]
+    (tmp_path / "t.csv").write_text("Id,Cust,Opened,Replies,Replied\n" + "\n".join(rows) + "\n")
+    return {"path": "t.csv", "columns": {"ticket_id": "Id", "customer_id": "Cust",
+                                         "created_at": "Opened"}}
+
+
+def test_derive_reports_unreadable_inputs_only_where_the_result_depends(con, tmp_path):
+    tickets = _replies_export(tmp_path, ["3", "4", "many", ""] + ["2"] * 8,
+                              ["10:30", "soon", "11:00", ""] + ["11:00"] * 8)
+    tickets["derive"] = {
+        "contacts": "Replies + 1",
+        "first_response_minutes": "minutes_between(created_at, Replied)",
+        "escalated": "if_else(Id > 10, Replies > 2, false) or is_null(Replied)",
+        "reason": "coalesce(null, 'billing')"}
+    cfg = config(tmp_path, "Europe/Berlin", tickets=tickets)
+    got = assert_same(con, cfg, "tickets")
+    assert got[UNPARSED_VALUES].tolist()[:4] == [
+        "", "first_response_minutes (derived from Replied)='soon'",
+        "contacts (derived from Replies)='many'", ""]
+
+
+def test_glob_of_files_in_sorted_order_with_other_columns(con, tmp_path):
+    (tmp_path / "pay-2.csv").write_text("customer_id,paid_at,amount,note\nc2,2024-02-01,2,x\n")
+    (tmp_path / "pay-1.csv").write_text(
+        "customer_id,paid_at,amount\nc1,2024-01-01,1\nc3,2024-01-05,3\n")
+    cfg = config(tmp_path, revenue={"path": "pay-*.csv"})
+    got = assert_same(con, cfg, "revenue")
+    assert got["source_file"].tolist() == ["pay-1.csv", "pay-1.csv", "pay-2.csv"]
+    assert got["source_row"].tolist() == [1, 2, 1]
+
+
+def test_parquet_typed_columns_and_unmapped_ones(con, tmp_path):
+    pd.DataFrame({"customer_id": ["c1", "c2", "c3"],
+                  "paid_at": pd.to_datetime(["2024-02-01 10:00", "2024-10-27 03:30", None]),
+                  "amount": [10, 20.5, float("nan")], "seats": ["1", "2", "x"],
+                  "paid": ["yes", "no", None]}).to_parquet(tmp_path / "rev.parquet")
+    cfg = config(tmp_path, "Europe/Berlin", revenue={"path": "rev.parquet"})
+    got = assert_same(con, cfg, "revenue")
+    assert got["amount"].isna().tolist() == [False, False, True]
+
+
+def test_unmapped_columns_are_typed_as_the_pandas_reader_types_them(con, tmp_path):
+    (tmp_path / "c.csv").write_text(
+        "customer_id,signup_at,Seats,Active,Flag01,Label\n"
+        "c1,2024-01-01, 12 ,Yes,1,a\nc2,2024-01-02,3,no,0,NULL\nc3,2024-01-03,,,1,b\n")
+    cfg = load_config({"base_dir": str(tmp_path), "tables": {"customers": {"path": "c.csv"}}})
+    got = assert_same(con, cfg, "customers")
+    assert got["seats"].tolist()[:2] == [12.0, 3.0] and got["active"].tolist()[:2] == [True, False]
+
+
+# --- the pandas reader's one-line errors ------------------------------------------------
+
+def _same_error(con, cfg, name, exc_type):
+    with pytest.raises(exc_type) as want:
+        read_table(cfg.tables[name], config=cfg)
+    with pytest.raises(exc_type) as got:
+        read_engine_table(con, cfg.tables[name], config=cfg)
+    assert str(got.value) == str(want.value)
+    return str(got.value)
+
+
+def test_missing_file_and_empty_glob(con, tmp_path):
+    _same_error(con, config(tmp_path, tickets={"path": "exports/t.csv"}), "tickets", SourceError)
+    _same_error(con, config(tmp_path, revenue={"path": "pay-*.csv"}), "revenue", SourceError)
+
+
+def test_missing_columns_and_wrong_delimiter(con, tmp_path):
+    (tmp_path / "t.csv").write_text("ticket_id,customer_id,opened\n1,c1,2024-01-01\n")
+    _same_error(con, config(tmp_path, tickets={"path": "t.csv"}), "tickets", SchemaError)
+    (tmp_path / "r.csv").write_text("Account,Date,Total\nc1,2024-01-01,1\n")
+    cfg = config(tmp_path, revenue={"path": "r.csv", "columns": {
+        "customer_id": "Account", "paid_at": "Paid on", "amount": "Total"}})
+    _same_error(con, cfg, "revenue", SchemaError)
+    (tmp_path / "s.csv").write_text("customer_id;paid_at;amount\nc1;2024-01-01;1\n")
+    _same_error(con, config(tmp_path, revenue={"path": "s.csv"}), "revenue", SourceError)
+
+
+def test_mostly_unparseable_columns_are_structural(con, tmp_path):
+    rows = ["1,c1,2024-01-01 10:00", "2,c1,31.01.2024", "3,c2,yesterday", "4,c3,2024-13-45",
+            "5,c3,2024-02-01 09:00"]
+    (tmp_path / "t.csv").write_text("Id,Cust,Opened\n" + "\n".join(rows) + "\n")
+    text = _same_error(con, config(tmp_path, tickets={"path": "t.csv", "columns": {
+        "ticket_id": "Id", "customer_id": "Cust", "created_at": "Opened"}}), "tickets",
+        SchemaError)
+    assert "3 of 5" in text
+    (tmp_path / "r.csv").write_text("customer_id,paid_at,amount\nc1,2024-01-01,free\n"
+                                    "c2,2024-01-01,10\n")
+    _same_error(con, config(tmp_path, revenue={"path": "r.csv"}), "revenue", SchemaError)
+    tickets = _replies_export(tmp_path, ["3", "many", "lots", "", "few", "2"], ["10:30"] * 6)
+    tickets["derive"] = {"contacts": "Replies + 1"}
+    _same_error(con, config(tmp_path, tickets=tickets), "tickets", SchemaError)
+
+
+def test_swapped_day_and_month_and_wrong_epoch_unit(con, tmp_path):
+    rows = [f"c{i},{d:02d}/03/2024" for i, d in enumerate(range(1, 29))]
+    (tmp_path / "c.csv").write_text("customer_id,signup_at\n" + "\n".join(rows) + "\n")
+    cfg = load_config({"base_dir": str(tmp_path), "tables": {"customers": {
+        "path": "c.csv", "datetime_format": "%m/%d/%Y"}}})
+    assert "day and month" in _same_error(con, cfg, "customers", SchemaError)
+    (tmp_path / "e.csv").write_text("customer_id,signup_at\nc1,1709280000\nc2,1709280000\n")
+    cfg = load_config({"base_dir": str(tmp_path), "tables": {"customers": {
+        "path": "e.csv", "datetime_format": "epoch_ms"}}})
+    _same_error(con, cfg, "customers", SchemaError)
+
+
+def test_engine_refuses_what_it_cannot_do_with_a_one_line_error(con, tmp_path):
+    (tmp_path / "r.csv").write_text("customer_id,paid_at,amount\nc1,2024-01-01,1\n")
+    with pytest.raises(ConfigError, match="skiprows.*remove it"):
+        read_engine_table(con, config(tmp_path, revenue={
+            "path": "r.csv", "read_options": {"skiprows": 1}}).tables["revenue"],
+            config=config(tmp_path))
