@@ -1,26 +1,36 @@
 """The customer x period panel: support experience in period t, outcomes after t.
 
 :func:`build_panel` turns the event tables of a :class:`~cxkit.data.SupportData`
-into one row per customer and calendar period in which the customer was
-active. Every exposure column uses only what was known by the end of its
-period (no look-ahead); every outcome column is measured strictly after it.
-The ticket metrics are grouped by SQL in :mod:`cxkit.aggregate`; the grid of
-customers and periods, lags and leads are numpy arrays in :mod:`cxkit._grid`.
-This module checks arguments, prepares the inputs and assembles the result.
+(pandas frames) or of an engine's data (``EngineData``: Ibis tables in DuckDB,
+a warehouse or Spark; see :mod:`cxkit._engine_cells`) into one row per
+customer and calendar period in which the customer was active. Every exposure
+column uses only what was known by the end of its period (no look-ahead);
+every outcome column is measured strictly after it. Frames' ticket metrics are
+grouped by SQL in :mod:`cxkit.aggregate`; an engine reduces its tables to
+customer x period cells itself, fetched one part of the customers at a time.
+The grid of customers and periods, lags and leads are numpy arrays in
+:mod:`cxkit._grid` either way. This module checks arguments, prepares the
+inputs and assembles the result; :func:`iter_panel` and :func:`write_panel`
+build panels larger than memory in parts of customers.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
+from cxkit import _engine_cells as engine_cells
 from cxkit import aggregate, registry
 from cxkit._grid import Cells, Layout, dense_sums, floats, shifted_sum
 from cxkit.data import SupportData
 from cxkit.exceptions import ParameterError, SchemaError
-from cxkit.periods import check_period, period_number, period_range
+from cxkit.periods import check_period, local_to_utc, period_number, period_table, utc_to_local
 
-__all__ = ["build_panel", "period_grid"]
+__all__ = ["build_panel", "iter_panel", "write_panel", "period_grid"]
 _CUSTOMER_KEYS = ("customer_id", "signup_at", "churned_at")
 
 
@@ -36,14 +46,56 @@ def _timestamp(value, name: str) -> pd.Timestamp:
     return ts
 
 
-def _column_extreme(frame: pd.DataFrame | None, column: str, how: str):
-    if frame is None or column not in frame.columns or len(frame) == 0:
-        return None
-    value = getattr(frame[column], how)()
-    return None if pd.isna(value) else pd.Timestamp(value)
+def _is_frames(data) -> bool:
+    return isinstance(data, SupportData)
 
 
-def period_grid(data: SupportData, *, period: str = "M", start=None, end=None) -> pd.DataFrame:
+def _extremes(data, name: str, column: str) -> tuple:
+    """(first, last) ``column`` of table ``name`` in the reporting zone; None where absent."""
+    if name == "customers" or _is_frames(data):
+        frame = data.customers if name == "customers" else getattr(data, name)
+        if frame is None or column not in frame.columns or len(frame) == 0:
+            return None, None
+        values = (frame[column].min(), frame[column].max())
+    else:  # one aggregate query; the engine holds UTC instants
+        table = data.table(name)
+        if table is None or column not in table.columns:
+            return None, None
+        found = table.aggregate(lo=table[column].min(), hi=table[column].max()).to_pandas()
+        values = utc_to_local(found.iloc[0].to_numpy(), data.timezone).tolist()
+    return tuple(None if pd.isna(v) else pd.Timestamp(v) for v in values)
+
+
+def _window(data, *, period: str, start, end) -> pd.DataFrame:
+    """:func:`period_grid` with each boundary also as a UTC instant (``start_utc``,
+    ``end_utc``): the periods events are joined to."""
+    period = check_period(period)
+    ends = {} if start is not None and end is not None else {
+        key: _extremes(data, *key) for key in (
+            ("tickets", "created_at"), ("revenue", "paid_at"), ("surveys", "answered_at"),
+            ("customers", "churned_at"))}
+    if start is not None:
+        first = _timestamp(start, "start")
+    else:
+        found = [ends[k][0] for k in (("tickets", "created_at"), ("revenue", "paid_at"))
+                 if ends[k][0] is not None]
+        if not found:
+            raise ParameterError("The data have no tickets or payments to start the window from: "
+                                 "pass start='YYYY-MM-DD'.")
+        first = min(found)
+    if end is not None:
+        last = _timestamp(end, "end")
+    else:
+        found = [hi for key, (_, hi) in ends.items() if hi is not None]
+        last = max(found) if found else first
+    lo, hi = period_number(first, period), period_number(last, period)
+    if hi < lo:
+        raise ParameterError(f"The window ends ({last:%Y-%m-%d}) before it starts "
+                             f"({first:%Y-%m-%d}): check start= and end=.")
+    return period_table(lo, hi, period, timezone=getattr(data, "timezone", "UTC") or "UTC")
+
+
+def period_grid(data, *, period: str = "M", start=None, end=None) -> pd.DataFrame:
     """The periods of the data window: one row per period.
 
     The window runs from the period containing the first ticket or payment
@@ -52,7 +104,7 @@ def period_grid(data: SupportData, *, period: str = "M", start=None, end=None) -
 
     Parameters
     ----------
-    data : SupportData
+    data : SupportData or EngineData
     period : {"W", "M", "Q"}, default "M"
     start, end : date-like, optional
         Override the first and last period (any timestamp inside them).
@@ -71,31 +123,8 @@ def period_grid(data: SupportData, *, period: str = "M", start=None, end=None) -
         Unparsable dates, ``start`` after ``end``, or no event from which to
         take the window.
     """
-    period = check_period(period)
-    if start is not None:
-        first = _timestamp(start, "start")
-    else:
-        found = [t for t in (_column_extreme(data.tickets, "created_at", "min"),
-                             _column_extreme(data.revenue, "paid_at", "min")) if t is not None]
-        if not found:
-            raise ParameterError("The data have no tickets or payments to start the window from: "
-                              "pass start='YYYY-MM-DD'.")
-        first = min(found)
-    if end is not None:
-        last = _timestamp(end, "end")
-    else:
-        found = [t for t in (_column_extreme(data.tickets, "created_at", "max"),
-                             _column_extreme(data.revenue, "paid_at", "max"),
-                             _column_extreme(data.surveys, "answered_at", "max"),
-                             _column_extreme(data.customers, "churned_at", "max")) if t is not None]
-        last = max(found) if found else first
-    lo, hi = period_number(first, period), period_number(last, period)
-    if hi < lo:
-        raise ParameterError(f"The window ends ({last:%Y-%m-%d}) before it starts "
-                             f"({first:%Y-%m-%d}): check start= and end=.")
-    starts = period_range(lo, hi + 1, period)
-    return pd.DataFrame({"period_index": np.arange(hi - lo + 1),
-                         "period": starts[:-1], "period_end": starts[1:]})
+    return _window(data, period=period, start=start, end=end)[["period_index", "period",
+                                                                "period_end"]]
 
 
 def _check_int(value, name: str, low: int) -> int:
@@ -204,22 +233,133 @@ def build_panel(data: SupportData, *, period: str = "M", horizon: int = 1, lookb
     >>> panel.attrs["period"], panel["period_index"].min()
     ('M', 0)
     """
-    horizon = _check_int(horizon, "horizon", 1)
-    lookback = _check_int(lookback, "lookback", 1)
-    aggregate.check_settings(memory_limit=memory_limit, threads=threads)
-    grid = period_grid(data, period=period, start=start, end=end)
+    setup = _Setup(data, period=period, horizon=horizon, lookback=lookback, start=start,
+                   end=end, memory_limit=memory_limit, threads=threads)
+    return _panel(setup, setup.customers)
+
+
+def iter_panel(data, *, parts: int, period: str = "M", horizon: int = 1, lookback: int = 3,
+               start=None, end=None, memory_limit: str = "4GB",
+               threads: int | None = None) -> Iterator[pd.DataFrame]:
+    """The panel of :func:`build_panel` in ``parts`` pieces of customers, one at a time.
+
+    Customers are split, in ``customer_id`` order, into ``parts`` runs of
+    about equal size; each piece holds every row of its customers, so the
+    pieces in order, concatenated, are the panel :func:`build_panel` returns
+    (same rows, columns and ``attrs``). Only one piece is in memory at a time.
+
+    Parameters
+    ----------
+    data : SupportData or EngineData
+    parts : int
+        Number of pieces (>= 1).
+    period, horizon, lookback, start, end, memory_limit, threads
+        As for :func:`build_panel`.
+
+    Yields
+    ------
+    pandas.DataFrame
+        One piece per part, in customer order (a part without customers is skipped).
+    """
+    parts = _check_int(parts, "parts", 1)
+    setup = _Setup(data, period=period, horizon=horizon, lookback=lookback, start=start,
+                   end=end, memory_limit=memory_limit, threads=threads)
+    bounds = np.linspace(0, len(setup.customers), parts + 1).round().astype(np.int64)
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        if b > a:
+            yield _panel(setup, setup.customers.iloc[a:b].reset_index(drop=True))
+
+
+def write_panel(data, folder, *, parts: int, period: str = "M", horizon: int = 1,
+                lookback: int = 3, start=None, end=None, memory_limit: str = "4GB",
+                threads: int | None = None) -> list[Path]:
+    """Build the panel in ``parts`` pieces of customers and write each as a Parquet file.
+
+    For panels larger than memory: pieces come from :func:`iter_panel` and
+    are written one at a time as ``folder/part-00000.parquet``, ... (read
+    them back in order, e.g. with ``pandas.read_parquet(folder)``, for the
+    whole panel sorted by customer and period). The panel's ``attrs`` are
+    stored in each file's metadata (pandas keeps them).
+
+    Parameters
+    ----------
+    data : SupportData or EngineData
+    folder : str or path-like
+        Created if needed; must not already hold ``part-*.parquet`` files.
+    parts : int
+    period, horizon, lookback, start, end, memory_limit, threads
+        As for :func:`build_panel`.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written, in order.
+
+    Raises
+    ------
+    ParameterError
+        ``folder`` already holds panel parts.
+    """
+    folder = Path(folder)
+    if folder.is_dir() and any(folder.glob("part-*.parquet")):
+        raise ParameterError(f"{folder} already holds panel parts (part-*.parquet): pass an "
+                             "empty or new folder.")
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for k, piece in enumerate(iter_panel(
+            data, parts=parts, period=period, horizon=horizon, lookback=lookback, start=start,
+            end=end, memory_limit=memory_limit, threads=threads)):
+        path = folder / f"part-{k:05d}.parquet"
+        piece.to_parquet(path, index=False)
+        written.append(path)
+        del piece
+    return written
+
+
+class _Setup:
+    """What every part of one panel shares: checked arguments, customers, periods and the
+    ticket aggregates to compute (registry entries, share families)."""
+
+    def __init__(self, data, *, period, horizon, lookback, start, end, memory_limit,
+                 threads) -> None:
+        self.data, self.period = data, period
+        self.horizon = _check_int(horizon, "horizon", 1)
+        self.lookback = _check_int(lookback, "lookback", 1)
+        self.memory_limit, self.threads = memory_limit, threads
+        aggregate.check_settings(memory_limit=memory_limit, threads=threads)
+        self.frames = _is_frames(data)
+        self.timezone = getattr(data, "timezone", None) or "UTC"
+        self.grid = _window(data, period=period, start=start, end=end)
+        self.customers = _customers(data, check_tables=self.frames)
+        if self.frames:
+            self.exposures, self.families = _exposures(data)
+        else:
+            self.exposures, self.families = _engine_exposures(data)
+            self.periods = engine_cells.period_memtable(self.grid)
+            tickets = data.table("tickets")
+            self.plan = (None if tickets is None else
+                         engine_cells.ticket_plan(tickets, self.exposures, self.families))
+
+    @property
+    def references(self) -> dict:
+        return {m.family: m.reference for m in self.exposures if m.family}
+
+
+def _customers(data, *, check_tables: bool) -> pd.DataFrame:
+    """The customers sorted by ``customer_id`` (checked: columns, types, unique ids)."""
     customers = data.customers
     for col in ("customer_id", "signup_at"):
         if col not in customers.columns:
             raise SchemaError(f"customers.{col} is missing: the panel needs customer_id and "
                               "signup_at for every customer.")
     _check_timestamps(customers, "customers", ("signup_at", "churned_at"))
-    tables = {"tickets": ("created_at", "resolved_at", "first_response_at"),
-              "revenue": ("paid_at",), "surveys": ("answered_at",)}
-    for name, cols in tables.items():
-        frame = getattr(data, name)
-        if frame is not None:
-            _check_timestamps(frame, name, cols)
+    if check_tables:
+        tables = {"tickets": ("created_at", "resolved_at", "first_response_at"),
+                  "revenue": ("paid_at",), "surveys": ("answered_at",)}
+        for name, cols in tables.items():
+            frame = getattr(data, name)
+            if frame is not None:
+                _check_timestamps(frame, name, cols)
     if not customers["customer_id"].is_monotonic_increasing:
         customers = customers.sort_values("customer_id", kind="stable")
     customers = customers.reset_index(drop=True)
@@ -228,17 +368,123 @@ def build_panel(data: SupportData, *, period: str = "M", horizon: int = 1, lookb
         dupes = ids[ids.duplicated()].unique()[:3].tolist()
         raise SchemaError(f"customers.customer_id repeats values (e.g. {dupes}): the panel needs "
                           "one row per customer; drop or merge the duplicates.")
-    cells = Cells(ids, grid, period)
+    return customers
+
+
+def _panel(setup: _Setup, customers: pd.DataFrame) -> pd.DataFrame:
+    """The panel rows of ``customers`` (sorted, 0-based index)."""
+    grid, data = setup.grid, setup.data
+    cells = Cells(pd.Index(customers["customer_id"]), grid, setup.period)
     layout = Layout(customers, cells)
-    exposures, families = _exposures(data)
-    tickets = _ticket_rows(data.tickets, cells, layout, exposures, families, lookback=lookback,
-                           memory_limit=memory_limit, threads=threads)
-    panel = _assemble(customers, grid, cells, layout, tickets, data.revenue, data.surveys,
-                      horizon=horizon, exposures=[m.name for m in exposures])
-    panel.attrs.update({"period": period, "horizon": horizon, "lookback": lookback,
-                        "currency": data.currency,
-                        "references": {m.family: m.reference for m in exposures if m.family}})
+    names = [m.name for m in setup.exposures]
+    if setup.frames:
+        tickets = _ticket_rows(data.tickets, cells, layout, setup.exposures, setup.families,
+                               lookback=setup.lookback, end_utc=_end_ns(grid, "end_utc"),
+                               timezone=setup.timezone, memory_limit=setup.memory_limit,
+                               threads=setup.threads)
+        amount = lambda: dense_sums(data.revenue, "paid_at", "amount", cells)  # noqa: E731
+        answers = lambda: dense_sums(data.surveys, "answered_at", "nps", cells,  # noqa: E731
+                                     counts=True)
+    else:
+        fetch = _EngineFetch(setup, customers, cells)
+        tickets = fetch.ticket_rows(layout, names)
+        amount = lambda: fetch.sums("revenue", "paid_at", "amount")  # noqa: E731
+        answers = lambda: fetch.sums("surveys", "answered_at", "nps", counts=True)  # noqa: E731
+    panel = _assemble(customers, grid, cells, layout, tickets, amount, answers,
+                      horizon=setup.horizon, exposures=names)
+    panel.attrs.update({"period": setup.period, "horizon": setup.horizon,
+                        "lookback": setup.lookback, "currency": data.currency,
+                        "references": setup.references})
     return panel
+
+
+def _end_ns(grid: pd.DataFrame, column: str) -> np.ndarray:
+    return grid[column].to_numpy("datetime64[ns]").view(np.int64)
+
+
+def _engine_exposures(data) -> tuple[list, dict]:
+    """:func:`_exposures` for an engine: share families counted by the engine; for each
+    family, the raw values of each of its columns (:func:`cxkit._engine_cells.family_values`)."""
+    built_in = [m for m in registry.entries(panel=True)
+                if m.aggregation is not None and m.aggregation.quantity != "ticket"]
+    tickets = data.table("tickets")
+    shares, values = [], {}
+    for kind in ("reason", "channel"):
+        if tickets is not None and kind in tickets.columns:
+            counts = engine_cells.family_counts(tickets, kind)
+            codes, metrics = registry.share_family_counts(counts, kind)
+            shares += metrics
+            values[kind] = engine_cells.family_values(counts, codes)
+    return [*built_in, *shares, *data.metrics], values
+
+
+# Tickets per engine fetch: the customers of a panel (or of one of its parts) are
+# fetched in runs holding about this many tickets, so only one run's cells are in
+# memory besides the panel.
+_TICKETS_PER_FETCH = 4_000_000
+
+
+class _EngineFetch:
+    """Per-cell figures of an engine's tables for the customers of one panel (part),
+    fetched in runs of customers (see :data:`_TICKETS_PER_FETCH`)."""
+
+    def __init__(self, setup: _Setup, customers: pd.DataFrame, cells: Cells) -> None:
+        self.setup, self.cells = setup, cells
+        self.ids = customers["customer_id"]
+        tickets = setup.data.table("tickets")
+        share = len(customers) / max(len(setup.customers), 1)
+        n = 0 if tickets is None else int(tickets.count().to_pyarrow().as_py()) * share
+        runs = max(1, math.ceil(n / _TICKETS_PER_FETCH))
+        self.bounds = np.linspace(0, len(customers), runs + 1).round().astype(np.int64)
+
+    def _runs(self):
+        for a, b in zip(self.bounds[:-1], self.bounds[1:], strict=True):
+            if b > a:
+                yield engine_cells.customer_memtable(self.ids.iloc[a:b],
+                                                     np.arange(a, b, dtype=np.int64))
+
+    def _fetch(self, expr) -> dict:
+        table = expr.to_pyarrow()
+        return {name: table[name].to_numpy() for name in table.column_names}
+
+    def ticket_rows(self, layout: Layout, names: list) -> dict:
+        """:func:`_ticket_rows` from the engine's ticket cells."""
+        setup, cells = self.setup, self.cells
+        out = {name: np.full(layout.n_rows, np.nan) for name in names}
+        count = np.zeros(cells.size, dtype=np.int64)
+        tickets = setup.data.table("tickets")
+        if tickets is not None:
+            for part in self._runs():
+                answer = self._fetch(engine_cells.ticket_cells(
+                    tickets, setup.plan, periods=setup.periods, customers=part,
+                    n_periods=cells.n_periods))
+                cell = answer.pop("cell").astype(np.int64)
+                count[cell] = answer.pop("ticket_count")
+                row = layout.rows(cell // cells.n_periods, cell % cells.n_periods,
+                                  np.ones(len(cell), bool))
+                inside = row >= 0
+                for name, values in answer.items():
+                    out[name][row[inside]] = values.astype(np.float64)[inside]
+                del answer, cell, row, inside
+        prior = shifted_sum(count, layout.cell, range(-setup.lookback, 0))
+        out["ticket_count_prior"] = np.where(layout.p >= setup.lookback, prior, np.nan)
+        out["ticket_count"] = count[layout.cell]
+        return out
+
+    def sums(self, name: str, time_column: str, value: str, *, counts: bool = False):
+        """:func:`cxkit._grid.dense_sums` from the engine's cells; None without the table."""
+        table = self.setup.data.table(name)
+        if table is None:
+            return None
+        total = np.zeros(self.cells.size)
+        n = np.zeros(self.cells.size, dtype=np.int64)
+        for part in self._runs():
+            answer = self._fetch(engine_cells.sum_cells(
+                table, time_column, value, periods=self.setup.periods, customers=part,
+                n_periods=self.cells.n_periods))
+            total[answer["cell"]] = answer["total"]
+            n[answer["cell"]] = answer["n"]
+        return (total, n) if counts else total
 
 
 # Tickets per engine query. Slices are cut between panel rows, so every row's
@@ -247,8 +493,8 @@ _TICKETS_PER_QUERY = 1_000_000
 
 
 def _ticket_rows(tickets: pd.DataFrame | None, cells: Cells, layout: Layout, exposures,
-                 families: dict, *, lookback: int, memory_limit: str,
-                 threads: int | None) -> dict:
+                 families: dict, *, lookback: int, end_utc: np.ndarray, timezone: str,
+                 memory_limit: str, threads: int | None) -> dict:
     """Each panel row's ticket columns: counts, prior volume and the resolution metrics.
 
     Tickets count in the cell of their creation period. Those in a panel row
@@ -266,8 +512,8 @@ def _ticket_rows(tickets: pd.DataFrame | None, cells: Cells, layout: Layout, exp
         del cust, keep
         take = np.flatnonzero(row >= 0)
         take = take[np.argsort(row[take], kind="stable")]
-        columns, plan = _ticket_columns(tickets, take, cells.period_end_ns[p[take]],
-                                        exposures, families)
+        columns, plan = _ticket_columns(tickets, take, end_utc[p[take]], exposures, families,
+                                        timezone=timezone)
         columns["row_id"] = row[take]
         del row, p, take
         _aggregate_tickets(columns, plan, out, memory_limit=memory_limit, threads=threads)
@@ -288,7 +534,7 @@ def _exposures(data: SupportData) -> tuple[list, dict]:
 
 
 def _ticket_columns(tickets: pd.DataFrame, take: np.ndarray, end_ns: np.ndarray,
-                    exposures, families: dict) -> tuple[dict, list]:
+                    exposures, families: dict, *, timezone: str) -> tuple[dict, list]:
     """The engine's inputs for tickets ``take`` (positions) and the aggregates to compute.
 
     Each input holds one per-ticket quantity of the registry, restricted to
@@ -300,11 +546,14 @@ def _ticket_columns(tickets: pd.DataFrame, take: np.ndarray, end_ns: np.ndarray,
     name and one ``(output, input, statistic, family code or None)`` per
     exposure that can be made; the rest stay NaN.
     """
-    created_us = tickets["created_at"].to_numpy("datetime64[ns]").view(np.int64)[take] // 1000
+    created = tickets["created_at"].take(take)  # as UTC instants: elapsed time across DST
+    created_us = local_to_utc(created, timezone).to_numpy("datetime64[ns]").view(np.int64) // 1000
+    del created
     end_us = end_ns // 1000
     riw = None
     if "resolved_at" in tickets.columns:
-        resolved_ns = tickets["resolved_at"].to_numpy("datetime64[ns]")[take]
+        resolved_ns = local_to_utc(tickets["resolved_at"].take(take), timezone).to_numpy(
+            "datetime64[ns]")
         riw = ~np.isnat(resolved_ns) & (resolved_ns.view(np.int64) < end_ns)
         del resolved_ns
     inputs, plan, made = {}, [], {}
@@ -356,12 +605,13 @@ def _aggregate_tickets(columns: dict, plan: list, out: dict, *, memory_limit: st
 
 
 def _assemble(customers: pd.DataFrame, grid: pd.DataFrame, cells: Cells, layout: Layout,
-              tickets: dict, revenue: pd.DataFrame | None, surveys: pd.DataFrame | None, *,
-              horizon: int, exposures) -> pd.DataFrame:
+              tickets: dict, amount, answers, *, horizon: int, exposures) -> pd.DataFrame:
     """The panel rows (active customer-periods, in cell order) and all their columns.
 
-    Dense per-cell arrays (revenue, survey answers) are built one at a time and
-    freed once their columns are taken, so at most one is alive at a time.
+    Dense per-cell arrays (revenue, survey answers) are built one at a time, by
+    the callables ``amount`` and ``answers`` (:func:`cxkit._grid.dense_sums`
+    or its engine form; None without the table), and freed once their columns
+    are taken, so at most one is alive at a time.
     """
     n_rows, cust, p, cell = layout.n_rows, layout.cust, layout.p, layout.cell
     observed = p + horizon <= cells.n_periods - 1
@@ -381,7 +631,7 @@ def _assemble(customers: pd.DataFrame, grid: pd.DataFrame, cells: Cells, layout:
     out["tenure_months"] = np.nan_to_num(np.maximum(tenure, 0.0), nan=0.0)
     del tenure
 
-    amount = dense_sums(revenue, "paid_at", "amount", cells)
+    amount = amount()
     if amount is not None:
         out["revenue_prev_amount"] = np.where(p >= 1, shifted_sum(amount, cell, [-1]), np.nan)
         revenue_amount = amount[cell]
@@ -411,7 +661,7 @@ def _assemble(customers: pd.DataFrame, grid: pd.DataFrame, cells: Cells, layout:
     out["revenue_change_amount"] = np.where(observed, amount_next - horizon * revenue_amount,
                                             np.nan)
     del amount_next
-    answers = dense_sums(surveys, "answered_at", "nps", cells, counts=True)
+    answers = answers()
     if answers is not None:
         nps_sum = shifted_sum(answers[0], cell, range(1, horizon + 1))
         nps_n = shifted_sum(answers[1], cell, range(1, horizon + 1))

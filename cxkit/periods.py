@@ -15,6 +15,13 @@ survival window, display tables, the batch) reads it here:
   quarters since year 0, weeks since Monday 1900-01-01), so a window of
   periods is a range of integers; :func:`period_numbers` is the vectorised
   form the panel grid uses, :func:`period_starts` the one the KPI tables use.
+- **Period tables for engines.** An engine holds UTC instants, so cxkit never
+  lets it truncate dates (``date_trunc`` under a UTC session puts the tickets
+  of a local evening in the wrong month): :func:`period_table` gives each
+  period's local boundaries *and* the UTC instants they stand for, and the
+  engine joins events to it by ``start_utc <= t < end_utc``.
+  :func:`local_to_utc` / :func:`utc_to_local` are the one conversion between
+  the two.
 """
 
 from __future__ import annotations
@@ -25,7 +32,8 @@ import pandas as pd
 from cxkit.exceptions import ParameterError
 
 __all__ = ["PERIODS", "PERIOD_WORDS", "check_period", "pandas_freq", "period_number",
-           "period_numbers", "period_start", "period_starts", "period_range", "period_word"]
+           "period_numbers", "period_start", "period_starts", "period_range", "period_word",
+           "period_table", "local_to_utc", "utc_to_local"]
 
 #: The period vocabulary: code -> what one period is.
 PERIODS = {"W": "ISO weeks starting Monday", "M": "calendar months", "Q": "calendar quarters"}
@@ -106,3 +114,60 @@ def period_range(first: int, last: int, period: str) -> pd.DatetimeIndex:
 def period_starts(values: pd.Series, period: str) -> pd.Series:
     """Start of the period containing each timestamp (NaT stays NaT)."""
     return values.dt.to_period(pandas_freq(period)).dt.start_time
+
+
+def local_to_utc(values, timezone: str) -> pd.Series:
+    """Naive reporting-zone times -> naive UTC instants (``datetime64[ns]``).
+
+    A time the clocks skip (spring forward) moves forward to the first valid
+    one; a time they repeat (fall back) is taken as the later, standard-time
+    instant, as :func:`cxkit.registry.add_ticket_quantities` does.
+    """
+    s = pd.Series(values).astype("datetime64[ns]")
+    if timezone == "UTC":
+        return s
+    aware = s.dt.tz_localize(timezone, ambiguous=False, nonexistent="shift_forward")
+    return aware.dt.tz_convert("UTC").dt.tz_localize(None)
+
+
+def utc_to_local(values, timezone: str) -> pd.Series:
+    """Naive UTC instants -> naive reporting-zone times (``datetime64[ns]``)."""
+    s = pd.Series(values).astype("datetime64[ns]")
+    if timezone == "UTC":
+        return s
+    return s.dt.tz_localize("UTC").dt.tz_convert(timezone).dt.tz_localize(None)
+
+
+def period_table(first: int, last: int, period: str, *, timezone: str = "UTC") -> pd.DataFrame:
+    """The periods numbered ``first``..``last`` (inclusive), one row each.
+
+    Parameters
+    ----------
+    first, last : int
+        Period numbers (:func:`period_number`).
+    period : {"W", "M", "Q"}
+    timezone : str, default "UTC"
+        The reporting time zone.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``period_index`` (0-based), ``period`` and ``period_end`` (local
+        midnight of the period's first day and of the next period's, naive
+        reporting-zone times) and ``start_utc``, ``end_utc`` (the same
+        boundaries as naive UTC instants): an event at UTC instant ``t``
+        belongs to the period with ``start_utc <= t < end_utc``.
+
+    Examples
+    --------
+    >>> period_table(24291, 24292, "M", timezone="Europe/Berlin")[["period", "start_utc"]]
+          period           start_utc
+    0 2024-04-01 2024-03-31 22:00:00
+    1 2024-05-01 2024-04-30 22:00:00
+    """
+    period = check_period(period)
+    starts = period_range(first, last + 1, period)
+    utc = local_to_utc(starts, timezone).to_numpy()
+    return pd.DataFrame({"period_index": np.arange(last - first + 1, dtype=np.int64),
+                         "period": starts[:-1], "period_end": starts[1:],
+                         "start_utc": utc[:-1], "end_utc": utc[1:]})

@@ -59,8 +59,8 @@ from cxkit.exceptions import ConfigError
 
 __all__ = ["Metric", "Aggregation", "METRICS", "UNITS", "WINDOWS", "STATISTICS", "QUANTITIES",
            "SELF_SERVICE_CHANNEL", "lookup", "entries", "help_needed_metrics", "value_bounds",
-           "share_family", "share_families", "family_codes", "parse_metrics", "declare",
-           "declared_quantity",
+           "share_family", "share_family_counts", "share_families", "family_codes",
+           "parse_metrics", "declare", "declared_quantity", "declared_quantity_expr",
            "check_declared", "add_ticket_quantities", "ticket_quantity", "missing_column",
            "slug"]
 
@@ -417,7 +417,12 @@ def share_family(values: pd.Series, kind: str) -> tuple[dict, list[Metric]]:
     :class:`Metric` per slug, most common first (ties: alphabetical); every
     entry names the most common slug's column as ``reference``.
     """
-    counts = values.value_counts(dropna=False)
+    return share_family_counts(values.value_counts(dropna=False), kind)
+
+
+def share_family_counts(counts: pd.Series, kind: str) -> tuple[dict, list[Metric]]:
+    """:func:`share_family` from the number of tickets per value (index: the values, a
+    missing one as NaN or None), e.g. as counted by an engine."""
     labels = ["missing" if pd.isna(v) else slug(v) for v in counts.index]
     counts = pd.Series(counts.to_numpy(), index=labels).groupby(level=0, sort=True).sum()
     counts = counts.sort_values(ascending=False, kind="stable")
@@ -615,6 +620,35 @@ def declared_quantity(tickets: pd.DataFrame, metric: Metric) -> pd.Series:
                           f"{sorted(map(str, tickets.columns))[:12]}.")
     values = pd.to_numeric(tickets[column], errors="coerce")
     return values.astype("float64")
+
+
+def declared_quantity_expr(tickets, metric: Metric):
+    """The Ibis form of :func:`declared_quantity` over an engine's ticket table.
+
+    The condition is compiled by the same whitelisted parser
+    (:func:`cxkit._derive.compile_expression`), never evaluated as code.
+
+    Raises
+    ------
+    ConfigError
+        The condition or column names a column the tickets do not have.
+    """
+    if metric.condition is not None:
+        from cxkit._derive import compile_expression
+        try:
+            value = compile_expression(metric.condition, tickets)
+        except ConfigError as exc:
+            raise ConfigError(f"metrics.{metric.name}: {exc}") from None
+        return value.cast("boolean").fill_null(False).ifelse(1, 0).cast("float64")
+    (column,) = metric.needs
+    if column not in tickets.columns:
+        raise ConfigError(f"metrics.{metric.name}: tickets have no column {column!r}; map one "
+                          f"in tables.tickets.columns or choose a column of "
+                          f"{sorted(map(str, tickets.columns))[:12]}.")
+    value = tickets[column]
+    if value.type().is_numeric() or value.type().is_boolean():
+        return value.cast("float64")
+    return value.try_cast("float64")
 
 
 def value_bounds(name: str) -> tuple[float, float]:

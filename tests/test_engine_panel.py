@@ -7,6 +7,7 @@ checked by compiling the expressions to their SQL.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import ibis
@@ -15,7 +16,12 @@ import pandas as pd
 import pytest
 
 import cxkit
+import cxkit.panel as panel_module
 from cxkit import _ticket_quantities as tq
+from cxkit import periods
+from cxkit.exceptions import ParameterError
+from cxkit.panel import build_panel, iter_panel, write_panel
+from cxkit.synth import make_sample
 
 
 def _tickets() -> pd.DataFrame:
@@ -129,3 +135,119 @@ def test_float_literals_are_exact_doubles():
     con = ibis.duckdb.connect()
     for value in (0.9, 3600.0, -2.5, 1e-7, 2.0**60):
         assert con.execute(tq.float_literal(value)) == value
+
+
+# ------------------------------------------------------------------ panels from an engine
+
+_TIMES = {"tickets": ("created_at", "resolved_at", "first_response_at"),
+          "revenue": ("paid_at",), "surveys": ("answered_at",)}
+
+
+class _EngineStandIn:
+    """The parts of an engine's data the panel reads, over DuckDB tables made from frames.
+
+    ``utc`` holds the event tables with UTC instants (default: the frames'
+    naive times, which are UTC for the sample).
+    """
+
+    def __init__(self, data, *, utc: dict | None = None):
+        self.con = ibis.duckdb.connect()
+        self.customers, self.metrics = data.customers, data.metrics
+        self.currency, self.timezone = data.currency, data.timezone
+        self.tables = {}
+        for name in _TIMES:
+            frame = (utc or {}).get(name, getattr(data, name))
+            if frame is not None:
+                table = self.con.create_table(name, frame)
+                if name == "tickets":  # as the engine reader leaves them
+                    table = tq.add_ticket_quantity_exprs(table)
+                self.tables[name] = table
+
+    def table(self, name):
+        return self.tables.get(name)
+
+
+def _same_panel(data, engine, **kwargs) -> pd.DataFrame:
+    expected = build_panel(data, **kwargs)
+    got = build_panel(engine, **kwargs)
+    pd.testing.assert_frame_equal(got, expected)
+    assert got.attrs == expected.attrs
+    return got
+
+
+def _in_zone(data, zone: str):
+    """``data`` (naive UTC times) as an export in reporting zone ``zone``, and its UTC tables."""
+    def local(frame, cols):
+        frame = frame.copy()
+        for col in cols:
+            if col in frame:
+                frame[col] = periods.utc_to_local(frame[col], zone)
+        return frame
+    tables = {n: local(getattr(data, n), c) for n, c in _TIMES.items()
+              if getattr(data, n) is not None}
+    tables["tickets"] = tq.add_ticket_quantities(tables["tickets"], timezone=zone)
+    customers = local(data.customers, ("signup_at", "churned_at"))
+    utc = {n: getattr(data, n) for n in _TIMES}
+    return dataclasses.replace(data, customers=customers, timezone=zone, **tables), utc
+
+
+@pytest.fixture(scope="module")
+def sample_data():
+    return cxkit.read_support_data("sample")
+
+
+def test_sample_panel_from_the_engine_is_the_frames_panel(sample_data):
+    panel = _same_panel(sample_data, _EngineStandIn(sample_data))
+    assert panel["reason_share_billing"].notna().sum() > 1000  # the families came through
+    assert panel["resolution_hours_median"].notna().sum() > 1000
+
+
+@pytest.mark.parametrize("period", ["W", "Q"])
+def test_weekly_and_quarterly_panels_agree(sample_data, period):
+    _same_panel(sample_data, _EngineStandIn(sample_data), period=period, horizon=2, lookback=2)
+
+
+def test_start_and_end_agree(sample_data):
+    _same_panel(sample_data, _EngineStandIn(sample_data), start="2024-03-15", end="2024-09-01")
+
+
+@pytest.mark.parametrize("variant", ["minimal", "bare", "reason_effect", "ecommerce",
+                                     "log_resolution"])
+def test_variant_panels_agree(variant):
+    data, _ = make_sample(n_customers=300, months=8, seed=3, variant=variant)
+    _same_panel(data, _EngineStandIn(data))
+
+
+@pytest.mark.parametrize("period", ["W", "M"])
+def test_a_reporting_zone_with_clock_changes_agrees(period):
+    """Berlin: months start at 22:00 or 23:00 UTC; the clocks change in March and October."""
+    data, _ = make_sample(n_customers=400, months=14, seed=5, start="2024-01-01")
+    local, utc = _in_zone(data, "Europe/Berlin")
+    panel = _same_panel(local, _EngineStandIn(local, utc=utc), period=period)
+    # the zone moved tickets between periods: the panel is not the UTC one
+    assert not panel["ticket_count"].equals(build_panel(data, period=period)["ticket_count"])
+
+
+def test_parts_concatenate_to_the_panel(sample_data, tmp_path, monkeypatch):
+    engine = _EngineStandIn(sample_data)
+    whole = build_panel(engine, period="M")
+    monkeypatch.setattr(panel_module, "_TICKETS_PER_FETCH", 5_000)  # several fetches per part
+    pieces = list(iter_panel(engine, parts=3, period="M"))
+    assert len(pieces) == 3 and len({p["customer_id"].iloc[0] for p in pieces}) == 3
+    pd.testing.assert_frame_equal(pd.concat(pieces, ignore_index=True), whole)
+    assert all(p.attrs == whole.attrs for p in pieces)
+    one = list(iter_panel(engine, parts=1, period="M"))
+    pd.testing.assert_frame_equal(one[0], whole)
+    files = write_panel(engine, tmp_path / "panel", parts=3, period="M")
+    assert [f.name for f in files] == ["part-00000.parquet", "part-00001.parquet",
+                                       "part-00002.parquet"]
+    back = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    pd.testing.assert_frame_equal(back, whole, check_dtype=False)
+    with pytest.raises(ParameterError, match="already holds"):
+        write_panel(engine, tmp_path / "panel", parts=2)
+
+
+def test_frames_parts_concatenate_to_the_panel(sample_data):
+    whole = build_panel(sample_data, period="Q")
+    pieces = list(iter_panel(sample_data, parts=4, period="Q"))
+    pd.testing.assert_frame_equal(pd.concat(pieces, ignore_index=True), whole)
