@@ -111,7 +111,8 @@ def _family_member(column, values: list, missing: bool):
     return inside | column.isnull() if missing else inside
 
 
-def ticket_plan(tickets: ibis.Table, exposures, families: dict) -> list:
+def ticket_plan(tickets: ibis.Table, exposures, families: dict, *,
+                timezone: str = "UTC") -> list:
     """What the ticket cells compute: one ``(output, quantity, statistic, window)`` per
     exposure that can be made from these tickets.
 
@@ -119,7 +120,8 @@ def ticket_plan(tickets: ibis.Table, exposures, families: dict) -> list:
     the per-ticket value (entries with the same key and window share one
     input), ``quantity`` maps a ticket table to the per-ticket value (float64, NULL
     where unknown). ``families`` maps each family kind to
-    :func:`family_values`. Exposures whose columns the tickets lack are left
+    :func:`family_values`; ``timezone`` is the reporting zone (of the dates a
+    declared metric's condition names). Exposures whose columns the tickets lack are left
     out (their panel columns stay NaN), as is ``open_count`` (ticket count minus
     resolved count).
     """
@@ -137,7 +139,7 @@ def ticket_plan(tickets: ibis.Table, exposures, families: dict) -> list:
                 return _family_member(t[kind], values, missing).ifelse(1, 0).cast("float64")
         elif agg.quantity.startswith("declared:"):
             def quantity(t, metric=metric):
-                return registry.declared_quantity_expr(t, metric)
+                return registry.declared_quantity_expr(t, metric, timezone=timezone)
         else:
             if ticket_quantity_expr(tickets, agg.quantity) is None:
                 continue

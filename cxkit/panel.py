@@ -338,7 +338,8 @@ class _Setup:
             self.periods = engine_cells.period_memtable(self.grid)
             tickets = data.table("tickets")
             self.plan = (None if tickets is None else
-                         engine_cells.ticket_plan(tickets, self.exposures, self.families))
+                         engine_cells.ticket_plan(tickets, self.exposures, self.families,
+                                                  timezone=self.timezone))
 
     @property
     def references(self) -> dict:

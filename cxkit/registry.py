@@ -47,7 +47,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cxkit._derive import evaluate_expression, parse_expression
+from cxkit._derive import compile_expression, evaluate_expression, parse_expression
 from cxkit._ticket_quantities import (
     QUANTITIES,
     SELF_SERVICE_CHANNEL,
@@ -622,11 +622,13 @@ def declared_quantity(tickets: pd.DataFrame, metric: Metric) -> pd.Series:
     return values.astype("float64")
 
 
-def declared_quantity_expr(tickets, metric: Metric):
+def declared_quantity_expr(tickets, metric: Metric, *, timezone: str = "UTC"):
     """The Ibis form of :func:`declared_quantity` over an engine's ticket table.
 
     The condition is compiled by the same whitelisted parser
-    (:func:`cxkit._derive.compile_expression`), never evaluated as code.
+    (:func:`cxkit._derive.compile_expression`), never evaluated as code; its
+    timestamp literals are reporting-zone (``timezone``) times, the table's
+    timestamps UTC instants.
 
     Raises
     ------
@@ -634,9 +636,8 @@ def declared_quantity_expr(tickets, metric: Metric):
         The condition or column names a column the tickets do not have.
     """
     if metric.condition is not None:
-        from cxkit._derive import compile_expression
         try:
-            value = compile_expression(metric.condition, tickets)
+            value = compile_expression(metric.condition, tickets, reporting_zone=timezone)
         except ConfigError as exc:
             raise ConfigError(f"metrics.{metric.name}: {exc}") from None
         return value.cast("boolean").fill_null(False).ifelse(1, 0).cast("float64")

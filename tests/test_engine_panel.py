@@ -251,3 +251,17 @@ def test_frames_parts_concatenate_to_the_panel(sample_data):
     whole = build_panel(sample_data, period="Q")
     pieces = list(iter_panel(sample_data, parts=4, period="Q"))
     pd.testing.assert_frame_equal(pd.concat(pieces, ignore_index=True), whole)
+
+
+def test_declared_metrics_and_families_of_a_vendor_export_agree(tmp_path):
+    from test_declared_metrics import CONFIG, TICKETS
+    (tmp_path / "tickets.csv").write_text(TICKETS)
+    (tmp_path / "accounts.csv").write_text("Account,Created\nA,2023-12-01\nB,2024-01-15\n")
+    (tmp_path / "invoices.csv").write_text("account,date,total\nA,2024-01-05,10\n"
+                                           "B,2024-02-02,20\n")
+    (tmp_path / "cxkit.yaml").write_text(CONFIG)
+    data = cxkit.read_support_data(tmp_path / "cxkit.yaml")
+    panel = _same_panel(data, _EngineStandIn(data), period="M", end="2024-03-31")
+    np.testing.assert_array_equal(panel["high_priority_rate"][:3], [0.5, np.nan, 1.0])  # A
+    assert panel["refund_count"].sum() == 2.0 and panel.attrs["references"] == {
+        "reason": "reason_share_billing", "channel": "channel_share_email"}
