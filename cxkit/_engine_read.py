@@ -342,9 +342,14 @@ def _as_text(v: ir.Value) -> ir.StringValue:
 
 
 def _stripped(v: ir.Value) -> ir.StringValue:
-    """Stripped text with empty strings as missing (io's ``_text``)."""
-    s = _as_text(v).strip()
-    return s.nullif("")
+    """Stripped text with empty strings as missing (io's ``_text``).
+
+    Trimming is slow; it runs only on text that starts or ends with a blank or
+    control character, or is empty (a CASE is lazy).
+    """
+    s = _as_text(v)
+    edge = (s.left(1) <= " ") | (s.right(1) <= " ")
+    return ibis.ifelse(edge, s.strip().nullif(""), s)
 
 
 @dataclass
@@ -436,13 +441,16 @@ class _Reader:
         out = s.try_cast("float64")
         return ibis.ifelse(out.isnan(), ibis.null("float64"), out)
 
-    def parse_datetime(self, v: ir.Value) -> ir.TimestampValue:
-        """Text or timestamps -> naive UTC instants (NULL where unreadable)."""
+    def parse_datetime(self, v: ir.Value, *, stripped: bool = False) -> ir.TimestampValue:
+        """Text or timestamps -> naive UTC instants (NULL where unreadable).
+
+        ``stripped``: ``v`` is already stripped text with empty values missing.
+        """
         if v.type().is_timestamp():
             return self._typed_timestamp(v)
         if v.type().is_date():
             return to_utc(self.backend, v.cast(dt.Timestamp()), self.zone, stage=self.stage)
-        text = self.stage(_stripped(v))
+        text = v if stripped else self.stage(_stripped(v))
         fmt = self.tcfg.datetime_format
         if fmt in EPOCH_FORMATS:  # Unix time is UTC whatever the export's zone
             number = text.try_cast("float64")
@@ -467,7 +475,10 @@ class _Reader:
                                   f"valid format ({exc}); use strftime codes such as "
                                   "\"%d/%m/%Y %H:%M\", or epoch_s / epoch_ms.") from None
             return to_utc(self.backend, _try_strptime(text, fmt), self.zone, stage=self.stage)
-        zoned = text.re_search(OFFSET_PATTERN)
+        # the regular expression runs only on text that can end in an offset (a CASE is lazy)
+        tail = text.right(3).left(1)
+        maybe = (text.length() > 19) | text.endswith("Z") | (tail == "+") | (tail == "-")
+        zoned = ibis.ifelse(maybe, text.re_search(OFFSET_PATTERN), False)
         offset = text.re_extract(r"(Z|[+-]\d{2}(:?\d{2})?)$", 1)
         local = text.re_replace(r"\s*(Z|[+-]\d{2}(:?\d{2})?)$", "")
         sign = ibis.ifelse(offset.startswith("-"), -1, 1)
@@ -495,14 +506,14 @@ class _Reader:
         if kind == "datetime":
             if typ.is_timestamp() or typ.is_date():
                 return self.parse_datetime(given), None, None
-            text = _stripped(given)
-            out = self.parse_datetime(text)
+            text = self.stage(_stripped(given))
+            out = self.parse_datetime(text, stripped=True)
         elif kind == "bool":
             if typ.is_boolean():
                 return given, None, None
-            text = _stripped(given)
+            text = self.stage(_stripped(given))
             low = text.lower()
-            out = ibis.cases((low.isin(sorted(TRUE)), True), (low.isin(sorted(FALSE)), False),
+            out = ibis.cases((_one_of(low, TRUE), True), (_one_of(low, FALSE), False),
                              else_=ibis.null("boolean"))
         else:
             if typ.is_numeric() and not typ.is_boolean():
@@ -511,7 +522,7 @@ class _Reader:
                     out = ibis.ifelse(out.isnan(), ibis.null("float64"), out)
                 text = None
             else:
-                text = _stripped(given)
+                text = self.stage(_stripped(given))
                 out = self.parse_numbers(text)
             if kind == "int":
                 out = ibis.ifelse(out % 1 == 0, out, ibis.null("float64"))
@@ -526,7 +537,8 @@ class _Reader:
                 return out, None, None
             if kind == "int":
                 out = out.cast("int64")
-        failed = text.notnull() & out.isnull()
+        out = self.stage(out)  # the value, its flag and its note read one computed column
+        failed = self.stage(text.notnull() & out.isnull())
         check = _Check(col, kind, text, failed, derived=derived,
                        epoch=kind == "datetime" and self.tcfg.datetime_format in EPOCH_FORMATS)
         return out, failed, check
@@ -551,7 +563,7 @@ class _Reader:
             return self.parse_numbers(text)
         if flags == present and zero_one < present:
             return ibis.ifelse(text.isnull(), ibis.null("boolean"),
-                               text.lower().isin(sorted(TRUE)))
+                               _one_of(text.lower(), TRUE))
         return text
 
     def _infer_stats(self, given: ir.Value) -> dict:
@@ -559,8 +571,8 @@ class _Reader:
         low = text.lower()
         return {"present": text.notnull().sum(),
                 "numbers": (text.notnull() & self.parse_numbers(text).notnull()).sum(),
-                "flags": low.isin(sorted(TRUE | FALSE)).sum(),
-                "zero_one": low.isin(_ZERO_ONE).sum()}
+                "flags": _one_of(low, TRUE | FALSE).sum(),
+                "zero_one": _one_of(low, _ZERO_ONE).sum()}
 
     def note(self, label: str, export: ir.Value, given: ir.Value) -> ir.StringValue:
         """``label='text'``, with `` (mapped to 'x')`` when a value map changed the text."""
@@ -825,12 +837,22 @@ class _Reader:
                                lambda s, f: pd.to_datetime(s, format=f, errors="coerce"))
 
 
+def _one_of(text: ir.StringValue, words) -> ir.BooleanValue:
+    """``text`` equals one of ``words``: equalities (an IN list becomes a join in DuckDB)."""
+    out = None
+    for w in sorted(words):
+        out = text == w if out is None else out | (text == w)
+    return out
+
+
 def _iso(text: ir.StringValue) -> ir.TimestampValue:
     """ISO 8601 text -> naive timestamps (the shapes pandas' ``format="ISO8601"`` reads)."""
     shaped = text
     for pattern, repl in _ISO_SHAPES:  # each leaves text it does not match as it is
         shaped = shaped.re_replace(pattern, repl)
-    return shaped.try_cast(dt.Timestamp())
+    # the regular expressions run only where the plain cast fails (a CASE is lazy)
+    plain = text.try_cast(dt.Timestamp())
+    return ibis.ifelse(plain.notnull() | text.isnull(), plain, shaped.try_cast(dt.Timestamp()))
 
 
 def _map_values(v: ir.Value, mapping) -> ir.StringValue:
@@ -851,13 +873,18 @@ def _assemble(t: ir.Table, cols: dict, marks: list[_Mark]) -> ir.Table:
             names[m.col] = m.failed
         else:
             names[m.col] = names[m.col] | m.failed
-    if marks:
+    if marks:  # the text is built only on rows with an unreadable value (a CASE is lazy)
+        anything = None
+        for m in marks:
+            anything = m.failed if anything is None else anything | m.failed
         unparsed = ibis.literal(",").join(
             [ibis.ifelse(names[c], c, ibis.null("string")) for c in order])
         shown = ibis.literal("; ").join(
             [ibis.ifelse(m.failed, m.note, ibis.null("string")) for m in marks])
+        unparsed = ibis.ifelse(anything, unparsed.fill_null(""), "")
+        shown = ibis.ifelse(anything, shown.fill_null(""), "")
     else:
         unparsed = shown = ibis.literal("")
     out = {"source_row": t.source_row, "source_file": t.source_file, **cols,
-           UNPARSED: unparsed.fill_null(""), UNPARSED_VALUES: shown.fill_null("")}
+           UNPARSED: unparsed, UNPARSED_VALUES: shown}
     return t.select(**out)
