@@ -17,23 +17,26 @@ nothing is loaded into memory.
   them too (no inference from the values). ``source_row`` numbers the rows in
   the order of all their columns (ascending, missing last): deterministic, but
   not the load order, which a warehouse does not keep. ``source_file`` is the
-  table name.
+  table name (the file's name for a table of a DuckDB file, as in :mod:`cxkit.io`).
 - Timestamps are naive ``timestamp`` columns holding UTC instants: naive
   source values are wall times in the table's zone (``timezone:``, else the
   config's), converted with the engine's own time-zone rules;
   DST-ambiguous wall times are read as standard time and non-existent ones
   move forward to the change, as in :mod:`cxkit.io`. Unix times are UTC.
 
-One aggregate query runs per file table before the expression is returned: it
-counts the rows, types the unmapped columns (numbers, then flags, else text,
-as :mod:`cxkit.io` does) and counts the unreadable values of each column, so
-that a column mostly unreadable stops with the same one-line
-:class:`~cxkit.exceptions.SchemaError` as the pandas reader. A second one
-runs only when derived columns have to read text as numbers or timestamps.
+Each table's unreadable values are counted in one aggregate query, so that a
+column mostly unreadable stops with the same one-line
+:class:`~cxkit.exceptions.SchemaError` as the pandas reader. It runs on the
+finished table (the materialised one when the caller passes ``materialise``,
+so a CSV file is parsed once), or over the export before the table is built
+when that is needed anyway: to type unmapped text columns (numbers, then
+flags, else text, as :mod:`cxkit.io` does), for the Unix-time unit hint, and
+for derived columns (a second query then counts their unreadable inputs).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 
@@ -147,7 +150,8 @@ def to_utc(backend: str, wall: ir.TimestampValue, zone: str, *, stage=None
 
 # --- reading -----------------------------------------------------------------------------
 
-def read_engine_table(con, tcfg: TableConfig, *, config: SourceConfig) -> ir.Table:
+def read_engine_table(con, tcfg: TableConfig, *, config: SourceConfig,
+                      materialise=None) -> ir.Table:
     """One table as an Ibis expression: mapped, typed and tracked, not yet validated.
 
     Parameters
@@ -159,6 +163,11 @@ def read_engine_table(con, tcfg: TableConfig, *, config: SourceConfig) -> ir.Tab
         The table's entry of the source config.
     config : SourceConfig
         The whole config (reporting zone, folder of relative paths).
+    materialise : callable, optional
+        ``materialise(table) -> table`` (e.g. a temporary table of the
+        backend), applied to the finished table before its structural checks
+        count unreadable values on it, so that a CSV file is parsed once; the
+        materialised table is returned.
 
     Returns
     -------
@@ -178,7 +187,7 @@ def read_engine_table(con, tcfg: TableConfig, *, config: SourceConfig) -> ir.Tab
         column missing or a column mostly unreadable.
     """
     source = _open(con, tcfg, config)
-    return _Reader(con, tcfg, config, source).read()
+    return _Reader(con, tcfg, config, source, materialise).read()
 
 
 @dataclass
@@ -292,10 +301,13 @@ def _open_table(con, tcfg: TableConfig, config: SourceConfig, path: str | None) 
                                   f"the {con.name} backend cannot open; load the table into "
                                   "the warehouse and drop `path`.")
             files, _names, label = export_files(tcfg, config.base_dir)
-            alias = "cxkit_" + snake_case(tcfg.name)
-            if alias not in con.list_catalogs():
+            digest = hashlib.sha1(os.path.abspath(files[0]).encode()).hexdigest()[:8]
+            alias = f"cxkit_{snake_case(os.path.basename(files[0]))}_{digest}"
+            try:  # attached once per connection
+                t = con.table(name, database=(alias, "main"))
+            except Exception:
                 con.attach(files[0], name=alias, read_only=True)
-            t = con.table(name, database=(alias, "main"))
+                t = con.table(name, database=(alias, "main"))
         else:
             label = name
             *database, table = name.split(".")  # schema.name or catalog.schema.name
@@ -372,11 +384,14 @@ class _Check:
     derive_input: str | None = None  # set: an input column of a derived column
     derive_kind: str | None = None
     stats: dict = field(default_factory=dict)
+    out_failed: ir.BooleanValue | None = None  # set: counted on the finished table
 
 
 class _Reader:
-    def __init__(self, con, tcfg: TableConfig, config: SourceConfig, source: _Source):
+    def __init__(self, con, tcfg: TableConfig, config: SourceConfig, source: _Source,
+                 materialise=None):
         self.con, self.tcfg, self.config, self.source = con, tcfg, config, source
+        self.materialise = materialise
         self.backend = con.name
         self.label = source.label
         self.zone = tcfg.timezone or config.timezone
@@ -618,10 +633,16 @@ class _Reader:
                 if self.source.infer and cols[col].type().is_string():
                     infer_stats[col] = self._infer_stats(cols[col])
                 pending.append(col)
-        stats = self._aggregate(self.cur, infer_stats)
+        # the counts need a pass over the export before the table is built only to type
+        # unmapped columns, for Unix-time hints and for derived columns; else they are
+        # taken from the finished (materialised) table
+        deferred = not (infer_stats or tcfg.derive or any(c.epoch for c in self.checks))
+        stats = {} if deferred else self._aggregate(self.cur, infer_stats)
         for col in pending:
             cols[col] = self.infer(cols[col], stats.get(col))
-        self._judge()
+        base_checks = list(self.checks)
+        if not deferred:
+            self._judge()
         self._derive(cols, given_of, before_map, aliases, spec)
         if tcfg.dedupe is not None:
             self._dedupe_columns(cols, aliases)
@@ -637,7 +658,28 @@ class _Reader:
             out = add_ticket_quantity_exprs(out)
             last = (UNPARSED, UNPARSED_VALUES)
             out = out.select(*[c for c in out.columns if c not in last], *last)
+        if self.materialise is not None:
+            out = self.materialise(out)
+        if deferred:
+            self.checks = base_checks
+            self._aggregate_output(out)
+            self._judge()
         return out
+
+    def _aggregate_output(self, out: ir.Table) -> None:
+        """The structural counts from the finished table: its unparsed names and values."""
+        listed = "," + out[UNPARSED] + ","
+        aggs = {"__rows": out.count()}
+        for i, chk in enumerate(self.checks):
+            chk.out_failed = listed.contains(f",{chk.col},")
+            aggs[f"c__nonempty__{i}"] = (out[chk.col].notnull() | chk.out_failed).sum()
+            aggs[f"c__failed__{i}"] = chk.out_failed.sum()
+        row = self._run(out.aggregate(**aggs))
+        for i, chk in enumerate(self.checks):
+            chk.stats = {"nonempty": int(row[f"c__nonempty__{i}"] or 0),
+                         "failed": int(row[f"c__failed__{i}"] or 0)}
+        self._output = out
+        self._table_for_examples = self.cur
 
     # -- derived columns ---------------------------------------------------------------------
     def _derive(self, cols, given_of, before_map, aliases, spec) -> None:
@@ -704,14 +746,7 @@ class _Reader:
             aggs[f"c__failed__{i}"] = chk.failed.sum()
             if chk.epoch:
                 aggs[f"c__median__{i}"] = chk.text.try_cast("float64").abs().median()
-        try:
-            row = self.con.execute(t.aggregate(**aggs)).iloc[0]
-        except (ConfigError, SchemaError, SourceError):
-            raise
-        except Exception as exc:
-            raise _unreadable(exc, self.tcfg, self.label) from None
-        if int(row["__rows"]) == 0:
-            raise SourceError(f"{self.label}: the export has no rows (table {self.tcfg.name}).")
+        row = self._run(t.aggregate(**aggs))
         out: dict[str, dict] = {}
         for col, exprs in infer_stats.items():
             out[col] = {key: row[f"i__{key}__{col}"] or 0 for key in exprs}
@@ -723,6 +758,18 @@ class _Reader:
                 chk.stats["median"] = row[f"c__median__{i}"]
         self._table_for_examples = t
         return out
+
+    def _run(self, query: ir.Table) -> pd.Series:
+        """The one row of an aggregate query; an empty export or a read error stops."""
+        try:
+            row = self.con.execute(query).iloc[0]
+        except (ConfigError, SchemaError, SourceError):
+            raise
+        except Exception as exc:
+            raise _unreadable(exc, self.tcfg, self.label) from None
+        if int(row["__rows"]) == 0:
+            raise SourceError(f"{self.label}: the export has no rows (table {self.tcfg.name}).")
+        return row
 
     def _judge(self) -> None:
         for chk in self.checks:
@@ -822,8 +869,13 @@ class _Reader:
     def _day_month(self, chk: _Check, fmt: str):
         """Fetch the files where at least 1% of the dates failed and ask ``check_day_month``."""
         t = self._table_for_examples
-        per_file = t.filter(chk.text.notnull()).group_by(f=t.source_file).aggregate(
-            rows=ibis._.count(), failed=chk.failed.sum())
+        if chk.out_failed is not None:  # counted on the finished table
+            o, bad = self._output, chk.out_failed
+            per_file = o.filter(o[chk.col].notnull() | bad).group_by(f=o.source_file).aggregate(
+                rows=ibis._.count(), failed=bad.sum())
+        else:
+            per_file = t.filter(chk.text.notnull()).group_by(f=t.source_file).aggregate(
+                rows=ibis._.count(), failed=chk.failed.sum())
         per_file = self.con.execute(per_file)
         limit = per_file["rows"].clip(lower=0) * 0.01
         files = per_file.loc[per_file["failed"] >= limit.clip(lower=MIN_SWAPPED), "f"].tolist()

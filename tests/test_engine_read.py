@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import ibis
 import pandas as pd
 import pytest
 from test_formats import EUROPEAN_CONFIG, write_european_export
 
 from cxkit._engine_read import read_engine_table
-from cxkit.config import load_config, sample_config_path
+from cxkit.config import TableConfig, load_config, sample_config_path
 from cxkit.exceptions import ConfigError, SchemaError, SourceError
 from cxkit.io import read_table
 from cxkit.validate import UNPARSED, UNPARSED_VALUES
@@ -71,6 +72,33 @@ def test_sample_tables_equal_the_pandas_reader(con, name):
     cfg = load_config(sample_config_path())
     got = assert_same(con, cfg, name)
     assert (got[UNPARSED] == "").all() and got["source_row"].iloc[0] == 1
+    made = read_engine_table(con, cfg.tables[name], config=cfg, materialise=_materialise(con))
+    assert made.count().execute() == len(got) and "m_" in made.get_name()
+
+
+def test_table_sources_keep_warehouse_types_and_number_rows_in_column_order(con, tmp_path):
+    with duckdb.connect(str(tmp_path / "crm.duckdb")) as db:
+        db.execute("CREATE TABLE nps_answers (cust VARCHAR, ts TIMESTAMP, score INTEGER, "
+                   "label VARCHAR)")
+        db.execute("INSERT INTO nps_answers VALUES ('c3', '2024-04-02', 3, ' x '), "
+                   "('c1', '2024-04-01 10:00', 9, NULL), ('c1', '2024-07-01 10:00', 11, 'y')")
+    tables = {"surveys": {"path": "crm.duckdb", "table": "nps_answers", "values": {
+        "score": {"11": 10}}, "columns": {"customer_id": "cust", "answered_at": "ts"},
+        "derive": {"nps": "score"}}}
+    cfg = config(tmp_path, "America/New_York", **tables)
+    got = engine_frame(con, cfg, "surveys").sort_values("source_row")
+    assert got["customer_id"].tolist() == ["c1", "c1", "c3"]  # rows ordered by all columns
+    assert got["answered_at"].tolist() == [pd.Timestamp("2024-04-01 10:00"),
+                                           pd.Timestamp("2024-07-01 10:00"),
+                                           pd.Timestamp("2024-04-02")]
+    assert got["nps"].tolist() == [9.0, 10.0, 3.0] and got["label"].tolist()[2] == "x"
+    assert set(got["source_file"]) == {"crm.duckdb"}  # as the pandas reader names it
+    in_memory = con.create_table("tickets_raw", pd.DataFrame({
+        "ticket_id": ["t1"], "customer_id": ["c1"],
+        "created_at": pd.to_datetime(["2024-03-31 01:30"]).tz_localize("UTC")}))
+    tcfg = TableConfig(name="tickets", path=None, table=in_memory.get_name())
+    t = read_engine_table(con, tcfg, config=cfg).to_pandas()
+    assert t["created_at"].tolist() == [pd.Timestamp("2024-03-31 01:30")]  # zoned: UTC kept
 
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -195,12 +223,23 @@ def test_unmapped_columns_are_typed_as_the_pandas_reader_types_them(con, tmp_pat
 # --- the pandas reader's one-line errors ------------------------------------------------
 
 def _same_error(con, cfg, name, exc_type):
+    """The pandas reader's error, word for word, whether or not the table is materialised."""
     with pytest.raises(exc_type) as want:
         read_table(cfg.tables[name], config=cfg)
     with pytest.raises(exc_type) as got:
         read_engine_table(con, cfg.tables[name], config=cfg)
     assert str(got.value) == str(want.value)
+    with pytest.raises(exc_type) as again:
+        read_engine_table(con, cfg.tables[name], config=cfg, materialise=_materialise(con))
+    assert str(again.value) == str(want.value)
     return str(got.value)
+
+
+def _materialise(con):
+    return lambda t: con.create_table(f"m_{next(_NAMES)}", t, temp=True)
+
+
+_NAMES = iter(range(10**6))
 
 
 def test_missing_file_and_empty_glob(con, tmp_path):
