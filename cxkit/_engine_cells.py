@@ -51,15 +51,42 @@ def customer_memtable(ids: pd.Series, positions) -> ibis.Table:
                                        "cust": np.asarray(positions, dtype=np.int64)}))
 
 
-def _bucket(table: ibis.Table, time_column: str, periods: ibis.Table, customers: ibis.Table,
-            n_periods: int) -> ibis.Table:
-    """``table`` joined to its customer and to the period of ``time_column``, with ``cell``."""
-    table = table.cast({"customer_id": "string"}) if not table.customer_id.type().is_string() \
-        else table
+def period_index_expr(ts, periods: pd.DataFrame):
+    """The ``period_index`` of the period holding UTC instant ``ts`` (NULL outside the window).
+
+    The period table's boundaries compiled into a balanced tree of comparisons
+    (``start_utc <= ts < end_utc`` in ``log2(periods)`` steps): no sort and no
+    range join, so the engine streams the events.
+    """
+    starts = [pd.Timestamp(v) for v in periods["start_utc"]]
+    stop = pd.Timestamp(periods["end_utc"].iloc[-1])
+
+    def at(v):
+        return ibis.literal(v.to_pydatetime(), type="timestamp")
+
+    def tree(lo: int, hi: int):
+        if hi - lo == 1:
+            return ibis.literal(int(periods["period_index"].iloc[lo]), type="int64")
+        mid = (lo + hi) // 2
+        return (ts < at(starts[mid])).ifelse(tree(lo, mid), tree(mid, hi))
+
+    inside = (ts >= at(starts[0])) & (ts < at(stop))
+    return inside.ifelse(tree(0, len(starts)), ibis.null("int64"))
+
+
+def _bucket(table: ibis.Table, time_column: str, periods: pd.DataFrame, customers: ibis.Table,
+            n_periods: int, *, with_end: bool = False) -> ibis.Table:
+    """``table`` joined to its customer and numbered by the period of ``time_column``, with
+    ``cell`` (and the period's ``end_utc``)."""
+    if not table.customer_id.type().is_string():
+        table = table.cast({"customer_id": "string"})
+    table = table.mutate(period_index=period_index_expr(table[time_column], periods))
+    table = table.filter(table.period_index.notnull())
     keyed = table.join(customers, "customer_id")
-    joined = keyed.join(periods, [keyed[time_column] >= periods.start_utc,
-                                  keyed[time_column] < periods.end_utc])
-    return joined.mutate(cell=joined.cust * n_periods + joined.period_index)
+    if with_end:
+        ends = period_memtable(periods).select("period_index", "end_utc")
+        keyed = keyed.join(ends, "period_index")
+    return keyed.mutate(cell=keyed.cust * n_periods + keyed.period_index)
 
 
 def reduce(x, statistic):
@@ -150,7 +177,7 @@ def ticket_plan(tickets: ibis.Table, exposures, families: dict, *,
     return plan
 
 
-def ticket_cells(tickets: ibis.Table, plan: list, *, periods: ibis.Table,
+def ticket_cells(tickets: ibis.Table, plan: list, *, periods: pd.DataFrame,
                  customers: ibis.Table, n_periods: int) -> ibis.Table:
     """Per-cell ticket figures of the panel: one Ibis expression.
 
@@ -160,8 +187,8 @@ def ticket_cells(tickets: ibis.Table, plan: list, *, periods: ibis.Table,
         Canonical tickets (UTC instants), with the read-time quantities.
     plan : list
         :func:`ticket_plan`.
-    periods : ibis.Table
-        :func:`period_memtable`.
+    periods : pandas.DataFrame
+        The period table (:func:`cxkit.periods.period_table`).
     customers : ibis.Table
         :func:`customer_memtable` of the customers whose cells to compute.
     n_periods : int
@@ -172,10 +199,9 @@ def ticket_cells(tickets: ibis.Table, plan: list, *, periods: ibis.Table,
         ``cell`` (int64), ``ticket_count`` (tickets created in the cell) and
         one float64 column per plan entry; one row per cell with tickets.
     """
-    t = _bucket(tickets, "created_at", periods, customers, n_periods)
-    riw = None
+    t = _bucket(tickets, "created_at", periods, customers, n_periods, with_end=True)
     if "resolved_at" in tickets.columns:  # resolved before the period ends
-        riw = t.resolved_at.notnull() & (t.resolved_at < t.end_utc)
+        t = t.mutate(_riw=(t.resolved_at < t.end_utc).fill_null(False))
     inputs, outputs, made = {}, {}, {}
     for name, key, quantity, statistic, window in plan:
         key = (key, window)
@@ -185,7 +211,7 @@ def ticket_cells(tickets: ibis.Table, plan: list, *, periods: ibis.Table,
                 elapsed = t.end_utc.delta(t.created_at, unit="microsecond").cast("float64")
                 x = (x * float_literal(60e6) < elapsed).ifelse(x, ibis.null("float64"))
             elif window == "resolved":
-                x = riw.ifelse(x, ibis.null("float64"))
+                x = t._riw.ifelse(x, ibis.null("float64"))
             made[key] = f"x{len(inputs)}"
             inputs[made[key]] = x
         outputs[name] = (made[key], statistic)
@@ -194,7 +220,7 @@ def ticket_cells(tickets: ibis.Table, plan: list, *, periods: ibis.Table,
                                   **{n: reduce(t[col], stat) for n, (col, stat) in outputs.items()})
 
 
-def sum_cells(table: ibis.Table, time_column: str, value: str, *, periods: ibis.Table,
+def sum_cells(table: ibis.Table, time_column: str, value: str, *, periods: pd.DataFrame,
               customers: ibis.Table, n_periods: int) -> ibis.Table:
     """Per-cell sum and count of the non-missing ``value`` (revenue paid, NPS answers).
 

@@ -335,7 +335,6 @@ class _Setup:
             self.exposures, self.families = _exposures(data)
         else:
             self.exposures, self.families = _engine_exposures(data)
-            self.periods = engine_cells.period_memtable(self.grid)
             tickets = data.table("tickets")
             self.plan = (None if tickets is None else
                          engine_cells.ticket_plan(tickets, self.exposures, self.families,
@@ -457,7 +456,7 @@ class _EngineFetch:
         if tickets is not None:
             for part in self._runs():
                 answer = self._fetch(engine_cells.ticket_cells(
-                    tickets, setup.plan, periods=setup.periods, customers=part,
+                    tickets, setup.plan, periods=setup.grid, customers=part,
                     n_periods=cells.n_periods))
                 cell = answer.pop("cell").astype(np.int64)
                 count[cell] = answer.pop("ticket_count")
@@ -481,7 +480,7 @@ class _EngineFetch:
         n = np.zeros(self.cells.size, dtype=np.int64)
         for part in self._runs():
             answer = self._fetch(engine_cells.sum_cells(
-                table, time_column, value, periods=self.setup.periods, customers=part,
+                table, time_column, value, periods=self.setup.grid, customers=part,
                 n_periods=self.cells.n_periods))
             total[answer["cell"]] = answer["total"]
             n[answer["cell"]] = answer["n"]
