@@ -20,6 +20,7 @@ import math
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -27,7 +28,7 @@ from cxkit import _engine_cells as engine_cells
 from cxkit import aggregate, registry
 from cxkit._grid import Cells, Layout, dense_sums, floats, shifted_sum
 from cxkit.data import SupportData
-from cxkit.exceptions import ParameterError, SchemaError
+from cxkit.exceptions import ParameterError, ResourceError, SchemaError
 from cxkit.periods import check_period, local_to_utc, period_number, period_table, utc_to_local
 
 __all__ = ["build_panel", "iter_panel", "write_panel", "period_grid"]
@@ -421,7 +422,7 @@ def _engine_exposures(data) -> tuple[list, dict]:
 # Tickets per engine fetch: the customers of a panel (or of one of its parts) are
 # fetched in runs holding about this many tickets, so only one run's cells are in
 # memory besides the panel.
-_TICKETS_PER_FETCH = 4_000_000
+_TICKETS_PER_FETCH = 1_500_000
 
 
 class _EngineFetch:
@@ -444,7 +445,13 @@ class _EngineFetch:
                                                      np.arange(a, b, dtype=np.int64))
 
     def _fetch(self, expr) -> dict:
-        table = expr.to_pyarrow()
+        try:
+            table = expr.to_pyarrow()
+        except duckdb.OutOfMemoryException as exc:
+            raise ResourceError(
+                "The engine ran out of memory computing the panel's cells: raise the engine's "
+                "memory_limit (engine: block of the source config), or build the panel in more "
+                f"parts (cxkit.panel.write_panel(..., parts=)). Engine message: {exc}") from None
         return {name: table[name].to_numpy() for name in table.column_names}
 
     def ticket_rows(self, layout: Layout, names: list) -> dict:

@@ -265,3 +265,16 @@ def test_declared_metrics_and_families_of_a_vendor_export_agree(tmp_path):
     np.testing.assert_array_equal(panel["high_priority_rate"][:3], [0.5, np.nan, 1.0])  # A
     assert panel["refund_count"].sum() == 2.0 and panel.attrs["references"] == {
         "reason": "reason_share_billing", "channel": "channel_share_email"}
+
+
+def test_an_engine_out_of_memory_is_one_resource_error(sample_data, monkeypatch):
+    import duckdb
+
+    from cxkit.exceptions import ResourceError
+
+    def short_of_memory(self, *args, **kwargs):
+        raise duckdb.OutOfMemoryException("could not allocate block")
+
+    monkeypatch.setattr(ibis.expr.types.Table, "to_pyarrow", short_of_memory)
+    with pytest.raises(ResourceError, match="memory_limit.*parts="):
+        build_panel(_EngineStandIn(sample_data))
