@@ -39,6 +39,8 @@ _LAZY = {
     "Missing": "availability",
     "expand_terms": "availability",
     "SupportData": "data",
+    "EngineData": "engine",
+    "open_source": "engine",
     "coverage_plot": "describe",
     "describe_associations": "describe",
     "describe_claims": "claims",
@@ -137,6 +139,7 @@ if TYPE_CHECKING:  # static analysers and IDEs see the eager imports
         value_per_retained_customer,
     )
     from cxkit.display import format_table
+    from cxkit.engine import EngineData, open_source
     from cxkit.guardrails import placebo_check
     from cxkit.importance import driver_importance, importance_performance
     from cxkit.io import read_support_data

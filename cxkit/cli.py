@@ -80,16 +80,20 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from cxkit.config import load_config
     from cxkit.io import read_support_data, sample_config_path
     from cxkit.validate import describe_quality
 
     config = sample_config_path() if args.config == "sample" else Path(args.config)
     if not config.is_file():
         raise ConfigError(f"source config {args.config!r} not found; give the path of a YAML "
-                         'file or "sample".')
+                          'file or "sample".')
+    cfg = load_config(config)
+    if cfg.engine is not None:  # read, checked and counted inside the engine
+        return _validate_engine(cfg, args, config)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", QuarantineWarning)  # the table below says it all
-        data = read_support_data(config, as_of=args.as_of)
+        data = read_support_data(cfg, as_of=args.as_of)
     table = describe_quality(data)
     print(table.to_string(index=False))
     # the bundled sample's rows go to ./quarantine, never into the installed package
@@ -112,6 +116,26 @@ def _validate(args: argparse.Namespace) -> int:
             raise ResourceError.from_os_error(
                 exc, path=target.as_posix(), doing="write the quarantined rows",
                 fix=fix) from exc
+    return 0
+
+
+def _validate_engine(cfg, args: argparse.Namespace, config: Path) -> int:
+    """``cxkit validate`` of a config with an ``engine:`` block: counts come from the engine."""
+    from cxkit.engine import open_source
+    from cxkit.validate import describe_quality
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", QuarantineWarning)  # the table below says it all
+        data = open_source(cfg, as_of=args.as_of)
+    with data:
+        table = describe_quality(data.quality)
+        print(table.to_string(index=False))
+        total = int(table["rows_quarantined"].sum())
+        sizes = ", ".join(f"{name} {data.table(name).count().to_pyarrow().as_py():,}"
+                          for name in data.names)
+        print(f"\nRows kept: {sizes}. Rows quarantined: {total:,}.")
+        for name, where in data.write_quarantine(args.quarantine_dir).items():
+            print(f"Quarantined {name} rows written to {where}")
     return 0
 
 

@@ -29,3 +29,89 @@ def sample():
         warnings.simplefilter("ignore")
         panel = cx.build_panel(data)
     return data, panel
+
+
+# -- engines: PostgreSQL on localhost and one local Spark session (see .ci/services) -----------
+
+def _engine_unavailable(reason: str):
+    """Skip, or fail when the run must cover every engine (``CXKIT_REQUIRE_ENGINES=1``, CI)."""
+    if os.environ.get("CXKIT_REQUIRE_ENGINES") == "1":
+        pytest.fail(f"{reason} (CXKIT_REQUIRE_ENGINES=1: run `bash .ci/services` first)",
+                    pytrace=False)
+    pytest.skip(f"{reason}; run `bash .ci/services` and export CXKIT_TEST_POSTGRES_URL")
+
+
+def sample_frames():
+    """The bundled sample's CSV files read with pandas, typed as a warehouse would hold them."""
+    import pandas as pd
+
+    from cxkit.config import sample_config_path
+
+    folder = sample_config_path().parent
+    frames = {}
+    for name in ("customers", "tickets", "revenue", "surveys"):
+        frame = pd.read_csv(folder / f"{name}.csv")
+        for col in frame.columns:
+            if col.endswith("_at"):
+                frame[col] = pd.to_datetime(frame[col]).astype("datetime64[us]")
+        frames[name] = frame
+    return frames
+
+
+@pytest.fixture(scope="session")
+def postgres_con():
+    """An Ibis Postgres backend on the test database, session pinned to UTC."""
+    url = os.environ.get("CXKIT_TEST_POSTGRES_URL")
+    if not url:
+        _engine_unavailable("CXKIT_TEST_POSTGRES_URL is not set")
+    from cxkit.config import EngineConfig
+    from cxkit.engine import close, connect
+
+    try:
+        con = connect(EngineConfig(backend="postgres",
+                                   connection="${CXKIT_TEST_POSTGRES_URL}"))
+    except cx.CxkitError as exc:
+        _engine_unavailable(f"PostgreSQL not reachable: {exc}")
+    yield con
+    close(con)
+
+
+@pytest.fixture(scope="session")
+def sample_in_postgres(postgres_con):
+    """The bundled sample as typed tables of schema ``cxkit_sample`` (replaced each run)."""
+    postgres_con.create_database("cxkit_sample", force=True)
+    for name, frame in sample_frames().items():
+        postgres_con.create_table(name, frame, database="cxkit_sample", overwrite=True)
+    return "cxkit_sample"
+
+
+def _spark_session():
+    from pyspark.sql import SparkSession
+
+    return SparkSession.builder.getOrCreate()  # the running one
+
+
+@pytest.fixture(scope="session")
+def spark_con():
+    """An Ibis pyspark backend on the one local Spark session of the test run."""
+    import shutil
+
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        _engine_unavailable("no Java runtime for Spark")
+    from cxkit.config import EngineConfig
+    from cxkit.engine import connect
+
+    try:
+        con = connect(EngineConfig(backend="pyspark"))
+    except cx.CxkitError as exc:
+        _engine_unavailable(f"Spark did not start: {exc}")
+    yield con
+    _spark_session().stop()
+
+
+@pytest.fixture(scope="session")
+def sample_in_spark(spark_con):
+    """The bundled sample as Spark temporary views ``cxkit_sample_<table>``."""
+    for name, frame in sample_frames().items():
+        _spark_session().createDataFrame(frame).createOrReplaceTempView(f"cxkit_sample_{name}")
+    return "cxkit_sample_"

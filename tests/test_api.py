@@ -28,7 +28,8 @@ def test_unknown_name_is_an_attribute_error():
 
 def test_import_cxkit_does_not_load_the_heavy_libraries():
     code = ("import sys, json, cxkit; print(json.dumps(sorted(m for m in "
-            "('statsmodels', 'matplotlib', 'duckdb', 'scipy', 'pandas') if m in sys.modules)))")
+            "('statsmodels', 'matplotlib', 'duckdb', 'scipy', 'pandas', 'ibis') "
+            "if m in sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == []
 
