@@ -348,8 +348,9 @@ class EngineData:
 
         File sources: ``<folder>/<table>.csv`` (timestamps in the reporting
         zone), folder ``dest`` or ``engine.quarantine``, else ``quarantine``
-        beside the config; a file left from an earlier run for a table now
-        without quarantined rows is removed. Warehouse tables (``table:`` on a
+        beside the config (in the current folder for the bundled sample); a
+        file left from an earlier run for a table now without quarantined
+        rows is removed. Warehouse tables (``table:`` on a
         warehouse backend): a table ``<prefix><table>`` in the warehouse
         (values as stored: UTC instants), prefix ``dest`` or
         ``engine.quarantine``, else ``cxkit_quarantine_``; replaced on each run.
@@ -382,8 +383,9 @@ class EngineData:
             return written
         folder = Path(dest) if dest is not None else Path(
             engine.quarantine if engine is not None and engine.quarantine else "quarantine")
-        if not folder.is_absolute():
-            folder = (Path(self.config.base_dir) / folder) if dest is None else folder
+        bundled = Path(self.config.base_dir).resolve() == sample_config_path().parent.resolve()
+        if not folder.is_absolute() and dest is None and not bundled:  # never into the package
+            folder = Path(self.config.base_dir) / folder
         for name in self.names:
             target = folder / f"{name}.csv"
             rows = self._fetch_quarantine(name)
