@@ -435,13 +435,15 @@ def _materialiser(con):
     """Stores a checked table once, so later queries read it instead of the export.
 
     DuckDB: a table of the temporary database file (it spills to disk);
-    other backends: Ibis's cache (a session temporary table, a Spark cache).
+    Postgres: a temporary table of the session; other backends: Ibis's cache
+    (a Spark cache, a warehouse's temporary table).
     Applied as each table is checked (customers first), so the cross-table
     rules of the event tables read the stored customers.
     """
     def materialise(name: str, flagged):
-        if con.name == "duckdb":
-            return con.create_table(f"cx_checked_{name}", flagged, overwrite=True)
+        if con.name in ("duckdb", "postgres"):  # postgres: a temporary table of the session
+            return con.create_table(f"cx_checked_{name}", flagged, overwrite=True,
+                                    temp=con.name == "postgres")
         return flagged.cache()
     return materialise
 
