@@ -431,21 +431,23 @@ def _check_supported(cfg: SourceConfig) -> None:
                           "keyed hash), or read the files without an engine block.")
 
 
-def _materialiser(con):
-    """Stores a checked table once, so later queries read it instead of the export.
+def _store(con, name: str, table):
+    """``table`` stored once, so later queries read it instead of recomputing it.
 
     DuckDB: a table of the temporary database file (it spills to disk);
     Postgres: a temporary table of the session; other backends: Ibis's cache
     (a Spark cache, a warehouse's temporary table).
-    Applied as each table is checked (customers first), so the cross-table
-    rules of the event tables read the stored customers.
     """
-    def materialise(name: str, flagged):
-        if con.name in ("duckdb", "postgres"):  # postgres: a temporary table of the session
-            return con.create_table(f"cx_checked_{name}", flagged, overwrite=True,
-                                    temp=con.name == "postgres")
-        return flagged.cache()
-    return materialise
+    if con.name in ("duckdb", "postgres"):
+        return con.create_table(name, table, overwrite=True, temp=con.name == "postgres")
+    return table.cache()
+
+
+def _drop_stored(con, names: list[str]) -> None:
+    """Drop tables :func:`_store` made that nothing reads any more (DuckDB, Postgres)."""
+    if con.name in ("duckdb", "postgres"):
+        for name in names:
+            con.drop_table(name, force=True)
 
 
 def open_source(config: Any = "sample", *, as_of: Any = None) -> EngineData:
@@ -491,11 +493,17 @@ def open_source(config: Any = "sample", *, as_of: Any = None) -> EngineData:
     con = connect(cfg.engine, base_dir=cfg.base_dir)
     try:
         order = sorted(cfg.tables, key=lambda t: (t not in ("customers", "customer_level"), t))
-        tables = {name: read_engine_table(con, cfg.tables[name], config=cfg) for name in order}
+        # each export parsed once (stored read tables), each table checked once (stored flagged
+        # tables, customers first so the event tables' cross-table rules read them)
+        tables = {name: read_engine_table(
+            con, cfg.tables[name], config=cfg,
+            materialise=lambda t, n=name: _store(con, f"cx_read_{n}", t)) for name in order}
         checked = check_tables(
             tables, as_of=instant, plausibility=cfg.plausibility, currency=cfg.currency,
             dedupe={n: t.dedupe for n, t in cfg.tables.items() if t.dedupe is not None},
-            timezone=cfg.timezone, materialise=_materialiser(con))
+            timezone=cfg.timezone,
+            materialise=lambda n, t: _store(con, f"cx_checked_{n}", t))
+        _drop_stored(con, [f"cx_read_{n}" for n in order])  # read by the checked tables only
         data = EngineData(con=con, config=cfg, checked=checked, as_of=when)
         if data.metrics:
             tickets = data.table("tickets")
