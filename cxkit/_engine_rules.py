@@ -87,6 +87,7 @@ class TablePlan:
     name: str
     columns: tuple[str, ...]
     rules: tuple[RuleCheck, ...]
+    order: tuple[str, ...]  # the row key that orders rows (first kept = lowest)
 
 
 @dataclass(frozen=True)
@@ -126,10 +127,9 @@ class Checked:
         """Rows of ``name`` set aside: ``rule``, ``source_row``, ``source_file``, the
         values, ``unparsed_columns`` and ``unparsed_values``, in file and row order."""
         t = self.flagged[name]
-        cols = self.plans[name].columns
-        out = t.filter(t[RULE].notnull()).select([RULE, *cols])
-        out = out.rename({new: old for old, new in SHOWN_AS.items()})
-        return out.order_by(_file_order(out))
+        plan = self.plans[name]
+        out = t.filter(t[RULE].notnull()).order_by(list(plan.order)).select([RULE, *plan.columns])
+        return out.rename({new: old for old, new in SHOWN_AS.items()})
 
     def quality(self) -> pd.DataFrame:
         """The data-quality table (``validate.QUALITY_COLUMNS``): one aggregate query per table.
@@ -152,7 +152,8 @@ class Checked:
 def check_tables(tables: dict[str, ibis.Table], *, as_of, plausibility: Plausibility | None = None,
                  currency: str | None = None, dedupe: dict[str, Dedupe] | None = None,
                  timezone: str | None = None,
-                 materialise: Callable[[str, ibis.Table], ibis.Table] | None = None) -> Checked:
+                 materialise: Callable[[str, ibis.Table], ibis.Table] | None = None,
+                 row_id: str | None = None) -> Checked:
     """Every validation rule as Ibis expressions over canonical engine tables.
 
     Parameters
@@ -177,6 +178,11 @@ def check_tables(tables: dict[str, ibis.Table], *, as_of, plausibility: Plausibi
         ``materialise(name, flagged)`` -> table, applied to each flagged table as
         soon as it is built (customers first), so later tables' cross-table
         rules read the materialised customers.
+    row_id : str, optional
+        A column numbering each table's rows uniquely, in their order: it
+        orders the "first kept" rules and is left out of the rules and of
+        the clean and quarantined rows (default: rows are ordered and joined
+        by ``source_file`` and ``source_row``, which must identify a row).
 
     Returns
     -------
@@ -196,7 +202,8 @@ def check_tables(tables: dict[str, ibis.Table], *, as_of, plausibility: Plausibi
             known_table = kt.filter(kt[RULE].isnull())
         t, plan = _check_table(name, tables[name], as_of=as_of, limits=limits,
                                currency=currency, dedupe=(dedupe or {}).get(name), zone=zone,
-                               known=known_table, customers="customers" in flagged)
+                               known=known_table, customers="customers" in flagged,
+                               row_id=row_id)
         flagged[name] = materialise(name, t) if materialise is not None else t
         plans[name] = plan
     return Checked(flagged, plans)
@@ -216,10 +223,6 @@ def _wall(when: pd.Timestamp, zone: str) -> pd.Timestamp:
     return when if zone == "UTC" else when.tz_localize("UTC").tz_convert(zone).tz_localize(None)
 
 
-def _file_order(t: ibis.Table) -> list:
-    return [t[c] for c in ("source_file", "source_row") if c in t.columns]
-
-
 def _missing(col: ibis.Value) -> ibis.Value:
     """Null, or NaN for floating columns (pandas counts both as missing)."""
     if col.type().is_floating():
@@ -234,9 +237,9 @@ def _any(conds: list) -> ibis.Value:
     return out
 
 
-def _with_tracking(t: ibis.Table) -> tuple[ibis.Table, tuple[str, ...]]:
+def _with_tracking(t: ibis.Table, row_id: str | None) -> tuple[ibis.Table, tuple[str, ...]]:
     """The table with every tracking column, and its column order as the quarantine shows it."""
-    cols = list(t.columns)
+    cols = [c for c in t.columns if c != row_id]
     add = {}
     if "source_row" not in cols:
         add["source_row"] = (ibis.row_number() + 1).cast("int64")
@@ -246,7 +249,7 @@ def _with_tracking(t: ibis.Table) -> tuple[ibis.Table, tuple[str, ...]]:
             add[col] = ibis.literal("", type="string")
             cols.append(col)
     if add:
-        t = t.mutate(**add).select(cols)
+        t = t.mutate(**add).select(cols + ([row_id] if row_id else []))
     return t, tuple(cols)
 
 
@@ -284,35 +287,51 @@ def _window_starts(name: str, t: ibis.Table, dates: list[str], limits: Plausibil
 
 def _check_table(name: str, raw: ibis.Table, *, as_of: pd.Timestamp, limits: Plausibility,
                  currency: str | None, dedupe: Dedupe | None, zone: str,
-                 known: ibis.Table | None, customers: bool) -> tuple[ibis.Table, TablePlan]:
+                 known: ibis.Table | None, customers: bool,
+                 row_id: str | None) -> tuple[ibis.Table, TablePlan]:
     """One table's flagged expression and its plan (rules in validate.py's order)."""
-    t, columns = _with_tracking(raw)
+    t, columns = _with_tracking(raw, row_id)
     spec = columns_of(name)
     present = [c for c in columns if c in spec]
-    order = _file_order(t)
+    rowkey = [row_id] if row_id else [c for c in ("source_file", "source_row") if c in columns]
     rules: list[RuleCheck] = []
 
-    # superseded: decided over the whole table, before every other rule
-    if dedupe is not None:
+    # the rules that keep the first of equal rows: windows over the rows whose key repeats
+    first = _FirstKept(rowkey)
+    flags = {}
+    if dedupe is not None:  # superseded: decided over the whole table, before every other rule
         key = list(dedupe.key) or [ID_COLUMNS[name]]
         by = [] if dedupe.by == "file_order" else [dedupe.by]
-        if dedupe.keep == "last":
-            ranking = [t[b].desc(nulls_first=False) for b in by] + [c.desc() for c in order]
-        else:
-            ranking = [t[b].asc(nulls_first=True) for b in by] + [c.asc() for c in order]
-        rank = ibis.row_number().over(group_by=[t[k] for k in key], order_by=ranking)
-        older = (rank > 0) & _all_present(t, key)
+        last = dedupe.keep == "last"
+
+        def ranking(c, by=by, last=last):
+            if last:
+                return [c[b].desc(nulls_first=False) for b in by] + [c[k].desc() for k in rowkey]
+            return [c[b].asc(nulls_first=True) for b in by] + [c[k].asc() for k in rowkey]
         shown = "file and row order" if dedupe.by == "file_order" else dedupe.by
-        rules.append(RuleCheck("superseded", tuple(key),
+        superseded = RuleCheck("superseded", tuple(key),
                                f"older version of a row with the same {', '.join(key)} "
-                               f"(the {dedupe.keep} by {shown} is kept)"))
-        t = t.mutate(**{rules[0].flag: older.fill_null(False)})
-        order = _file_order(t)
-        latest = ~t[rules[0].flag]
-        part = [t[rules[0].flag]]
+                               f"(the {dedupe.keep} by {shown} is kept)")
+        rules.append(superseded)
+        t = first.join(t, first.later(t, key=key, partition=key, ranking=ranking),
+                       superseded.flag)
+        latest_rows = t.filter(~t[superseded.flag])
     else:
-        latest = ibis.literal(True)
-        part = []
+        latest_rows = t
+    required = [c for c in present if spec[c].required]
+    if limits.duplicate_rows:
+        values = [c for c in columns if c not in TRACKING]
+        identity = [ID_COLUMNS[name]] if name in ID_COLUMNS else required  # copies share it
+        identity = [c for c in identity if c in values] or values
+        flags["duplicate_row"] = FAILS + "duplicate_row"
+        t = first.join(t, first.later(latest_rows, key=identity, partition=values, nulls=True),
+                       flags["duplicate_row"])
+    id_column = ID_COLUMNS.get(name)
+    if id_column in columns:
+        flags["duplicate_id"] = FAILS + "duplicate_id"
+        t = first.join(t, first.later(latest_rows, key=[id_column], partition=[id_column]),
+                       flags["duplicate_id"])
+    latest = ~t[rules[0].flag] if rules else ibis.literal(True)
 
     fails = {}  # per-table rules over the latest versions: flag column -> expression
 
@@ -323,20 +342,17 @@ def _check_table(name: str, raw: ibis.Table, *, as_of: pd.Timestamp, limits: Pla
 
     add("unparseable_value", [UNPARSED], "value that could not be read as its column's type",
         t[UNPARSED].fill_null("") != "")
-    required = [c for c in present if spec[c].required]
     if required:
         add("missing_required", required, "empty value in a required column",
             _any([_missing(t[c]) for c in required]))
-    if limits.duplicate_rows:
-        values = [t[c] for c in columns if c not in TRACKING]
-        rank = ibis.row_number().over(group_by=part + values, order_by=order)
+    if "duplicate_row" in flags:
         add("duplicate_row", ["(all)"],
-            "row identical to an earlier one in every column (first occurrence kept)", rank > 0)
-    key = ID_COLUMNS.get(name)
-    if key in columns:
-        rank = ibis.row_number().over(group_by=part + [t[key]], order_by=order)
-        add("duplicate_id", [key], f"{key} seen before in the table (first occurrence kept)",
-            (rank > 0) & t[key].notnull())
+            "row identical to an earlier one in every column (first occurrence kept)",
+            t[flags["duplicate_row"]])
+    if "duplicate_id" in flags:
+        add("duplicate_id", [id_column],
+            f"{id_column} seen before in the table (first occurrence kept)",
+            t[flags["duplicate_id"]])
     for col in present:
         low, high = spec[col].low, spec[col].high
         if low is None and high is None:
@@ -412,8 +428,9 @@ def _check_table(name: str, raw: ibis.Table, *, as_of: pd.Timestamp, limits: Pla
             cross[check.flag] = (t[_KNOWN].notnull() & _any(outside)).fill_null(False)
         t = t.mutate(**cross).drop(*right)
     first = ibis.cases(*[(t[r.flag], r.rule) for r in rules], else_=ibis.null("string"))
-    t = t.mutate(**{RULE: first})
-    return t, TablePlan(name, columns, tuple(rules))
+    kept = list(columns) + ([row_id] if row_id else [])
+    t = t.select(*kept, *[r.flag for r in rules], **{RULE: first})
+    return t, TablePlan(name, columns, tuple(rules), tuple(rowkey))
 
 
 def _timestamp(when: pd.Timestamp) -> ibis.Value:
@@ -421,11 +438,42 @@ def _timestamp(when: pd.Timestamp) -> ibis.Value:
     return ibis.literal(when.ceil("us"), type="timestamp")
 
 
-def _all_present(t: ibis.Table, cols: list[str]) -> ibis.Value:
-    out = t[cols[0]].notnull()
-    for c in cols[1:]:
-        out = out & t[c].notnull()
-    return out
+class _FirstKept:
+    """Rows after the first of their partition, ranked only where their key repeats.
+
+    ``row_number()`` over the whole table sorts every row; only rows sharing
+    their key with another can be later copies, so the window runs on those
+    (found by a grouped count) and the answer is joined back on the row key.
+    """
+
+    def __init__(self, rowkey: list[str]) -> None:
+        self.rowkey = rowkey
+        self.names = [f"_cx_row_{i}" for i in range(len(rowkey))]
+
+    def later(self, t: ibis.Table, *, key: list[str], partition: list[str], ranking=None,
+              nulls: bool = False) -> ibis.Table:
+        """Row keys of the later rows of each partition (lowest row key first, or ``ranking``).
+
+        Rows with a missing key value count as repeating when ``nulls`` (pandas
+        compares missing values as equal), else never.
+        """
+        counts = t.group_by(key).aggregate(_cx_n=t.count())
+        candidates = t.semi_join(counts.filter(counts["_cx_n"] > 1), key)
+        if nulls:
+            candidates = candidates.union(t.filter(_any([t[k].isnull() for k in key])))
+        c = candidates
+        order = ranking(c) if ranking is not None else [c[k].asc() for k in self.rowkey]
+        rank = ibis.row_number().over(group_by=[c[p] for p in partition], order_by=order)
+        ranked = c.mutate(_cx_rank=rank)
+        ranked = ranked.filter(ranked["_cx_rank"] > 0)
+        return ranked.select(**{n: ranked[k] for n, k in zip(self.names, self.rowkey, strict=True)})
+
+    def join(self, t: ibis.Table, later: ibis.Table, flag: str) -> ibis.Table:
+        """``t`` with the boolean column ``flag``: the row is among ``later``."""
+        later = later.mutate(**{flag: ibis.literal(True)})
+        joined = t.left_join(later, [t[k] == later[n] for k, n in zip(self.rowkey, self.names,
+                                                                        strict=True)])
+        return joined.select(*t.columns, **{flag: joined[flag].fill_null(False)})
 
 
 def _interval_days(days: float) -> ibis.Value:

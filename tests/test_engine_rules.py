@@ -16,7 +16,7 @@ import ibis
 import numpy as np
 import pandas as pd
 import pytest
-from test_catalogue import ROW_CASES, write_export
+from test_catalogue import ROW_CASES, Case, write_export
 
 from cxkit._engine_rules import FAILS, RULE, check_tables
 from cxkit.config import Dedupe, Plausibility, load_config
@@ -89,8 +89,24 @@ def test_sample_gives_the_same_quality_table_and_clean_tables():
     assert len(quality) > 30 and (quality["rule"] == "missing_value").any()
 
 
-@pytest.mark.parametrize("case", ROW_CASES, ids=[c.id for c in ROW_CASES])
-def test_each_bad_input_of_the_catalogue_gives_the_same_result(tmp_path, case):
+PLAIN = [c for c in ROW_CASES if not c.config and not c.split]  # rows added, default config
+OWN = [c for c in ROW_CASES if c.config or c.split]
+
+
+def test_all_plain_bad_inputs_of_the_catalogue_at_once_give_the_same_result(tmp_path):
+    """The catalogue's cases without their own config, their bad rows in one export."""
+    together = Case("together")
+    for case in PLAIN:
+        for table, rows in case.add.items():
+            together.add.setdefault(table, []).extend(rows)
+    raw, cfg = _read(write_export(tmp_path, together))
+    quality = assert_same(raw, as_of=cfg.as_of, **_options(cfg))
+    hit = set(quality.loc[quality["rows_flagged"] > 0, "rule"])  # copies share ids: flagged
+    assert {rule for c in PLAIN for (_, rule) in c.counts} <= hit
+
+
+@pytest.mark.parametrize("case", OWN, ids=[c.id for c in OWN])
+def test_each_bad_input_with_its_own_config_gives_the_same_result(tmp_path, case):
     raw, cfg = _read(write_export(tmp_path, case))
     quality = assert_same(raw, as_of=cfg.as_of, **_options(cfg))
     counts = quality.set_index(["table", "rule"])["rows_quarantined"]
@@ -172,7 +188,7 @@ def test_messy_tables_fail_every_rule_the_same_way():
 def test_superseded_versions_follow_the_dedupe_rule(dedupe):
     raw = messy_tables()
     updated = ["2024-02-01", "2024-03-01", None, None, None, None, None,  # first file
-               "2024-01-01", "2024-04-01"]  # second file: t1 older than its first version
+               None, "2024-04-01"]  # second file: t1 without a date (sorts first)
     raw["tickets"]["updated_at"] = pd.to_datetime(
         updated + [None] * (len(raw["tickets"]) - len(updated)), format="ISO8601")
     quality = assert_same(raw, as_of=pd.Timestamp("2025-06-01"), dedupe={"tickets": dedupe})
