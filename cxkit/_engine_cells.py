@@ -21,6 +21,8 @@ Spark), so only cells come back:
   in the engine; the registry turns the counts into columns and the reference
   (the most common value).
 - **Sums** (:func:`sum_cells`): revenue paid and NPS answers per cell.
+- **KPI groups** (:func:`group_figures`): the KPI tables' figures by their
+  keys (``by`` columns, period), the same registry statistics.
 
 Medians and quantiles are exact on every backend Ibis compiles them for here
 (DuckDB ``quantile_cont``, Postgres ``percentile_cont``, Spark ``percentile``).
@@ -35,8 +37,8 @@ import pandas as pd
 from cxkit import registry
 from cxkit._ticket_quantities import float_literal, ticket_quantity_expr
 
-__all__ = ["period_memtable", "customer_memtable", "ticket_plan", "ticket_cells", "sum_cells",
-           "family_counts", "family_values", "reduce"]
+__all__ = ["period_memtable", "customer_memtable", "period_index_expr", "ticket_plan",
+           "ticket_cells", "sum_cells", "family_counts", "family_values", "reduce", "group_figures"]
 
 
 def period_memtable(periods: pd.DataFrame) -> ibis.Table:
@@ -230,3 +232,31 @@ def sum_cells(table: ibis.Table, time_column: str, value: str, *, periods: pd.Da
     t = _bucket(table, time_column, periods, customers, n_periods)
     x = t[value].cast("float64")
     return t.group_by("cell").agg(total=x.sum().coalesce(float_literal(0)), n=x.count())
+
+
+def group_figures(table: ibis.Table, keys: dict, values: dict, specs: dict) -> pd.DataFrame:
+    """Figures of ``table`` by ``keys``, reduced by the engine and fetched (the KPI tables).
+
+    Parameters
+    ----------
+    table : ibis.Table
+    keys : dict of str to ibis.Value
+        Group key columns (none: one group).
+    values : dict of str to ibis.Value
+        Per-row quantities by name.
+    specs : dict
+        Output -> ``(quantity name, statistic)``: a registry statistic or a float quantile.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by the keys (a MultiIndex for several), ``n_rows`` and one
+        float64 column per spec; one row per group with rows.
+    """
+    t = table.select(**keys, **{f"v{i}": v for i, v in enumerate(values.values())})
+    column = {name: f"v{i}" for i, name in enumerate(values)}
+    figures = {"n_rows": t.count().cast("float64"),
+               **{out: reduce(t[column[src]], how) for out, (src, how) in specs.items()}}
+    grouped = t.group_by(list(keys)).agg(**figures) if keys else t.aggregate(**figures)
+    out = grouped.to_pandas()
+    return out.set_index(list(keys)) if keys else out

@@ -28,12 +28,14 @@ column, the KPI and what to do, for a missing column.
 
 from __future__ import annotations
 
+import ibis
 import numpy as np
 import pandas as pd
 
+from cxkit._engine_cells import group_figures, period_index_expr
 from cxkit.data import SupportData
 from cxkit.exceptions import MissingDataError, ParameterError
-from cxkit.periods import check_period, pandas_freq
+from cxkit.periods import check_period, pandas_freq, period_number, period_table, utc_to_local
 
 MISSING_LABEL = "(missing)"  # group label for rows with no value in a ``by`` column
 BY_CHOICES = ("segment", "channel", "reason", "team", "agent", "plan")
@@ -92,6 +94,22 @@ def group_labels(values: pd.Series) -> pd.Series:
     return out.astype(str)
 
 
+def _from_customers(col: str, df, customers, *, table: str, kpi: str) -> bool:
+    """Whether ``by`` column ``col`` comes from the customers (joined on ``customer_id``)
+    rather than from ``df`` itself (a frame or an Ibis table); raises when neither has it."""
+    if col in df.columns:
+        return False
+    if col in CUSTOMER_KEYS and customers is not None and col in customers.columns:
+        require(df, ["customer_id"], table, kpi)
+        return True
+    if col in CUSTOMER_KEYS:
+        raise MissingDataError(
+            f"{kpi} by {col!r} needs the {col!r} column of the customers table; pass the "
+            f"whole data (not one table) and map a customers column to {col!r}.")
+    require(df, [col], table, kpi)
+    return False
+
+
 def grouping(df, customers, *, time_col, period, by, table, kpi):
     """Key columns of ``df`` and the full set of levels of each key.
 
@@ -101,18 +119,11 @@ def grouping(df, customers, *, time_col, period, by, table, kpi):
     by, freq = as_by(by), as_freq(period)
     frame = pd.DataFrame(index=df.index)
     for col in by:
-        if col in df.columns:
-            frame[col] = group_labels(df[col])
-        elif col in CUSTOMER_KEYS and customers is not None and col in customers.columns:
-            require(df, ["customer_id"], table, kpi)
+        if _from_customers(col, df, customers, table=table, kpi=kpi):
             lookup = customers.drop_duplicates("customer_id").set_index("customer_id")[col]
             frame[col] = group_labels(df["customer_id"].map(lookup))
-        elif col in CUSTOMER_KEYS:
-            raise MissingDataError(
-                f"{kpi} by {col!r} needs the {col!r} column of the customers table; pass the "
-                f"whole SupportData (not one table) and map a customers column to {col!r}.")
         else:
-            require(df, [col], table, kpi)
+            frame[col] = group_labels(df[col])
     levels = {col: sorted(frame[col].unique()) for col in by}
     keys = list(by)
     if freq is not None:
@@ -136,17 +147,26 @@ def aggregate_groups(frame: pd.DataFrame, keys, levels, specs: dict) -> pd.DataF
     """
     if not keys:
         frame, keys, levels = frame.assign(_all=0), ["_all"], {"_all": [0]}
-    if len(keys) == 1:
-        index = pd.Index(levels[keys[0]], name=keys[0])
-    else:
-        index = pd.MultiIndex.from_product([levels[k] for k in keys], names=keys)
     cols = {}
     if len(frame):
         g = frame.groupby(keys, sort=False, observed=True)
         cols["n_rows"] = g.size()
         for out, (src, how) in specs.items():
             cols[out] = g[src].quantile(how) if isinstance(how, float) else g[src].agg(how)
-    table = pd.DataFrame(cols, columns=["n_rows", *specs]).astype("float64").reindex(index)
+    return fill_groups(pd.DataFrame(cols, columns=["n_rows", *specs]), keys, levels, specs)
+
+
+def fill_groups(table: pd.DataFrame, keys, levels, specs: dict) -> pd.DataFrame:
+    """Grouped figures (indexed by ``keys``; no keys: one row) on every combination of
+    ``levels``: counts (``n_rows``, "count", "sum") of an empty group 0, other figures NaN."""
+    if not keys or keys == ["_all"]:
+        keys, levels = ["_all"], {"_all": [0]}
+        table = table.set_axis(pd.Index([0] * len(table), name="_all"))
+    if len(keys) == 1:
+        index = pd.Index(levels[keys[0]], name=keys[0])
+    else:
+        index = pd.MultiIndex.from_product([levels[k] for k in keys], names=keys)
+    table = table.astype("float64").reindex(index)
     for out in ["n_rows", *[o for o, (_, how) in specs.items() if how in ("count", "sum")]]:
         table[out] = table[out].fillna(0).round().astype("int64")
     table = table.reset_index()
@@ -180,3 +200,63 @@ def active_counts(customers, *, cust_keys, starts, ends, inclusive_end):
         label = label if isinstance(label, tuple) else (label,)
         rows += [(*label, start, count) for start, count in zip(starts, n, strict=True)]
     return pd.DataFrame(rows, columns=[*cust_keys, "period", "n_active_customers"])
+
+
+def engine_grouping(data, *, time_col, period, by, table, kpi):
+    """:func:`grouping` for an engine's data (``EngineData``): the ``table`` as an Ibis table
+    (joined to the customers for their ``by`` columns), its key expressions, the levels and
+    the period table (None without a period).
+
+    Labels are the same as the frames': text, a missing value :data:`MISSING_LABEL`;
+    periods come from cxkit's period table of UTC instants, never the engine's dates.
+    """
+    by, period = as_by(by), check_period(period, optional=True)
+    t = data.table(table)
+    if t is None:
+        raise MissingDataError(
+            f"this data has no {table} table; add a `{table}` source to the source config "
+            "to compute this KPI.")
+    customers = data.table("customers")
+    for col in by:
+        if _from_customers(col, t, customers, table=table, kpi=kpi):
+            joined = t.left_join(customers.select("customer_id", _by=customers[col]),
+                                 "customer_id")
+            t = joined.select(*t.columns, **{col: joined._by})
+    keys = {col: t[col].cast("string").fill_null(MISSING_LABEL) for col in by}
+    periods = None
+    if period is not None:
+        require(t, [time_col], table, kpi)
+        found = t.aggregate(lo=t[time_col].min(), hi=t[time_col].max()).to_pandas()
+        lo, hi = utc_to_local(found.iloc[0].to_numpy(), data.timezone).tolist()
+        if pd.isna(lo):
+            periods = period_table(1, 0, period, timezone=data.timezone)
+        else:
+            periods = period_table(period_number(pd.Timestamp(lo), period),
+                                   period_number(pd.Timestamp(hi), period), period,
+                                   timezone=data.timezone)
+        t = t.filter(t[time_col].notnull())
+        keys["period"] = (period_index_expr(t[time_col], periods) if len(periods)
+                          else ibis.literal(0, type="int64"))  # no row to number
+    return t, keys, periods
+
+
+def engine_figures(data, *, values: dict, specs: dict, time_col, period, by, table,
+                   kpi) -> tuple[pd.DataFrame, list]:
+    """:func:`aggregate_groups` reduced by the engine: ``values`` maps quantity names to
+    functions of the engine table; returns the filled table and its key columns."""
+    t, keys, periods = engine_grouping(data, time_col=time_col, period=period, by=by,
+                                       table=table, kpi=kpi)
+    grouped = group_figures(t, keys, {k: f(t) for k, f in values.items()}, specs)
+    names = list(keys)
+    levels = {k: sorted(grouped.index.get_level_values(k).unique()) for k in names
+              if k != "period"}
+    if periods is not None:  # the frames' period starts (same unit), numbered as the table
+        freq = as_freq(period)
+        levels["period"] = (pd.period_range(periods["period"].iloc[0], periods["period"].iloc[-1],
+                                            freq=freq).start_time if len(periods)
+                            else pd.period_range("2000-01-01", periods=0, freq=freq).start_time)
+        index = grouped.index.to_frame(index=False)
+        index["period"] = levels["period"][index["period"].astype(np.int64)]
+        grouped.index = pd.MultiIndex.from_frame(index) if len(names) > 1 else pd.Index(
+            index["period"], name="period")
+    return fill_groups(grouped, names, levels, specs), names

@@ -26,6 +26,7 @@ from cxkit._kpi_groups import (
     active_counts,
     aggregate_groups,
     as_by,
+    engine_figures,
     frames,
     group_labels,
     grouping,
@@ -88,21 +89,55 @@ def _ticket_values(t: pd.DataFrame, specs: dict, declared=()) -> tuple[dict, dic
     return values, missing
 
 
+def _engine_ticket_values(t, specs: dict, declared=(), *, timezone: str) -> tuple[dict, dict]:
+    """:func:`_ticket_values` for an engine's ticket table: functions of the table giving
+    each quantity's Ibis expression."""
+    values, missing = {}, {}
+    by_quantity = {m.aggregation.quantity: m for m in declared}
+    for src in dict.fromkeys(src for src, _ in specs.values()):
+        if src in by_quantity:
+            registry.declared_quantity_expr(t, by_quantity[src], timezone=timezone)  # checks
+            values[src] = (lambda m: lambda table: registry.declared_quantity_expr(
+                table, m, timezone=timezone))(by_quantity[src])
+            continue
+        lack = registry.missing_column(t, src)
+        if lack is None:
+            values[src] = (lambda name: lambda table: registry.ticket_quantity_expr(
+                table, name))(src)
+        else:
+            missing[src] = lack
+    return values, missing
+
+
 def _ticket_kpis(data, *, outputs, period, by, q=0.9, strict=True, kpi="support KPIs"):
-    tickets, customers = frames(data, "tickets")
+    engine = not isinstance(data, (SupportData, pd.DataFrame)) and hasattr(data, "table")
+    if engine:  # an engine's data: the engine groups, only the figures come back
+        tickets = data.table("tickets")
+        if tickets is None:
+            frames(SupportData(customers=data.customers), "tickets")  # the same error
+    else:
+        tickets, customers = frames(data, "tickets")
     require(tickets, ["created_at"], "tickets", kpi)
-    declared = data.metrics if isinstance(data, SupportData) and outputs is None else ()
+    declared = data.metrics if not isinstance(data, pd.DataFrame) and outputs is None else ()
     specs = _ticket_specs(q, declared)
     specs = {o: s for o, s in specs.items() if outputs is None or o in outputs}
-    values, missing = _ticket_values(tickets, specs, declared)
+    if engine:
+        values, missing = _engine_ticket_values(tickets, specs, declared,
+                                                timezone=data.timezone)
+    else:
+        values, missing = _ticket_values(tickets, specs, declared)
     unavailable = {o: missing[src] for o, (src, _) in specs.items() if src in missing}
     if strict and unavailable:
         require(tickets, [next(iter(unavailable.values()))], "tickets", kpi)
-    frame, keys, levels = grouping(tickets, customers, time_col="created_at", period=period,
-                                    by=by, table="tickets", kpi=kpi)
-    frame = frame.assign(**values)
     ok = {o: s for o, s in specs.items() if o not in unavailable}
-    table = aggregate_groups(frame, keys, levels, ok).rename(columns={"n_rows": "n_tickets"})
+    if engine:
+        table, keys = engine_figures(data, values=values, specs=ok, time_col="created_at",
+                                     period=period, by=by, table="tickets", kpi=kpi)
+    else:
+        frame, keys, levels = grouping(tickets, customers, time_col="created_at",
+                                        period=period, by=by, table="tickets", kpi=kpi)
+        table = aggregate_groups(frame.assign(**values), keys, levels, ok)
+    table = table.rename(columns={"n_rows": "n_tickets"})
     for col in ok:  # pct metrics are means of 0/1 values, shown in percent
         if registry.lookup(col).unit == "pct":
             table[col] = table[col] * 100

@@ -28,7 +28,8 @@ above gets an entry guessed from its unit suffix (``_hours``, ``_rate``...).
 
 Each aggregation is declarative — a per-ticket quantity, a statistic
 (``mean``, ``median``, ``sum``, ``count``, a quantile) and a window — so it
-compiles to engine expressions; the engine module writes them as SQL.
+compiles to engine expressions: :mod:`cxkit.aggregate` writes them as DuckDB
+SQL for frames, :mod:`cxkit._engine_cells` as Ibis expressions for engines.
 
 The per-ticket quantities (:data:`QUANTITIES`, formulas in
 :mod:`cxkit._ticket_quantities`) are derived once, when tickets are read
@@ -54,6 +55,7 @@ from cxkit._ticket_quantities import (
     add_ticket_quantities,
     missing_column,
     ticket_quantity,
+    ticket_quantity_expr,
 )
 from cxkit.exceptions import ConfigError
 
@@ -61,7 +63,8 @@ __all__ = ["Metric", "Aggregation", "METRICS", "UNITS", "WINDOWS", "STATISTICS",
            "SELF_SERVICE_CHANNEL", "lookup", "entries", "help_needed_metrics", "value_bounds",
            "share_family", "share_family_counts", "share_families", "family_codes",
            "parse_metrics", "declare", "declared_quantity", "declared_quantity_expr",
-           "check_declared", "add_ticket_quantities", "ticket_quantity", "missing_column",
+           "check_declared", "add_ticket_quantities", "ticket_quantity", "ticket_quantity_expr",
+           "missing_column",
            "slug"]
 
 

@@ -18,7 +18,7 @@ import pytest
 import cxkit
 import cxkit.panel as panel_module
 from cxkit import _ticket_quantities as tq
-from cxkit import periods
+from cxkit import metrics, periods
 from cxkit.exceptions import ParameterError
 from cxkit.panel import build_panel, iter_panel, write_panel
 from cxkit.synth import make_sample
@@ -155,7 +155,7 @@ class _EngineStandIn:
         self.customers, self.metrics = data.customers, data.metrics
         self.currency, self.timezone = data.currency, data.timezone
         self.tables = {}
-        for name in _TIMES:
+        for name in ("customers", *_TIMES):
             frame = (utc or {}).get(name, getattr(data, name))
             if frame is not None:
                 table = self.con.create_table(name, frame)
@@ -176,7 +176,20 @@ def _same_panel(data, engine, **kwargs) -> pd.DataFrame:
 
 
 def _in_zone(data, zone: str):
-    """``data`` (naive UTC times) as an export in reporting zone ``zone``, and its UTC tables."""
+    """``data`` (naive UTC times) as an export in reporting zone ``zone``, and its UTC tables.
+
+    Tickets with a time in the hour the clocks repeat (fall back) are left out: naive local
+    times cannot tell its two instants apart, so the frames' durations may be an hour off
+    there, while the engine's, from UTC instants, are exact.
+    """
+    t = data.tickets
+    repeated = np.zeros(len(t), bool)
+    for col in _TIMES["tickets"]:
+        if col in t:
+            back = periods.local_to_utc(periods.utc_to_local(t[col], zone), zone)
+            repeated |= (back != t[col]).to_numpy() & t[col].notna().to_numpy()
+    data = dataclasses.replace(data, tickets=t[~repeated].reset_index(drop=True))
+
     def local(frame, cols):
         frame = frame.copy()
         for col in cols:
@@ -187,7 +200,7 @@ def _in_zone(data, zone: str):
               if getattr(data, n) is not None}
     tables["tickets"] = tq.add_ticket_quantities(tables["tickets"], timezone=zone)
     customers = local(data.customers, ("signup_at", "churned_at"))
-    utc = {n: getattr(data, n) for n in _TIMES}
+    utc = {n: getattr(data, n) for n in ("customers", *_TIMES)}
     return dataclasses.replace(data, customers=customers, timezone=zone, **tables), utc
 
 
@@ -261,7 +274,11 @@ def test_declared_metrics_and_families_of_a_vendor_export_agree(tmp_path):
                                            "B,2024-02-02,20\n")
     (tmp_path / "cxkit.yaml").write_text(CONFIG)
     data = cxkit.read_support_data(tmp_path / "cxkit.yaml")
-    panel = _same_panel(data, _EngineStandIn(data), period="M", end="2024-03-31")
+    engine = _EngineStandIn(data)
+    panel = _same_panel(data, engine, period="M", end="2024-03-31")
+    kpis = cxkit.compute_kpis(engine, period="M", by="reason")
+    pd.testing.assert_frame_equal(kpis, cxkit.compute_kpis(data, period="M", by="reason"))
+    assert kpis["high_priority_rate"].notna().sum() >= 4  # the declared metrics came through
     np.testing.assert_array_equal(panel["high_priority_rate"][:3], [0.5, np.nan, 1.0])  # A
     assert panel["refund_count"].sum() == 2.0 and panel.attrs["references"] == {
         "reason": "reason_share_billing", "channel": "channel_share_email"}
@@ -335,10 +352,35 @@ def _same_cells(con, sample_data, tmp_path):
 def test_postgres_gives_the_same_cells_and_panel(postgres_con, sample_data, tmp_path):
     _same_cells(postgres_con, sample_data, tmp_path)
     engine = _EngineStandIn(sample_data)
-    engine.tables = {n: postgres_con.table(f"cxkit_cells_{n}") for n in _TIMES}
+    engine.tables.update({n: postgres_con.table(f"cxkit_cells_{n}") for n in _TIMES})
     engine.tables["tickets"] = tq.add_ticket_quantity_exprs(engine.tables["tickets"])
     _same_panel(sample_data, engine)
 
 
 def test_spark_gives_the_same_cells(spark_con, sample_data, tmp_path):
     _same_cells(spark_con, sample_data, tmp_path)
+
+
+# ------------------------------------------------------------------ KPI tables from an engine
+
+@pytest.mark.parametrize("kwargs", [{}, {"period": "M"}, {"by": "channel"},
+                                    {"by": ["segment", "reason"], "period": "Q"},
+                                    {"by": "plan", "period": "W", "q": 0.75}])
+def test_sample_kpis_from_the_engine_are_the_frames_kpis(sample_data, kwargs):
+    expected = cxkit.compute_kpis(sample_data, **kwargs)
+    got = cxkit.compute_kpis(_EngineStandIn(sample_data), **kwargs)
+    pd.testing.assert_frame_equal(got, expected)
+    assert got.attrs == expected.attrs
+
+
+def test_kpis_in_a_zone_with_clock_changes_and_of_a_variant_agree():
+    data, _ = make_sample(n_customers=300, months=14, seed=5, variant="minimal")
+    local, utc = _in_zone(data, "America/New_York")
+    engine = _EngineStandIn(local, utc=utc)
+    for kwargs in ({"period": "M", "by": "plan"}, {"period": "W"}):
+        pd.testing.assert_frame_equal(cxkit.compute_kpis(engine, **kwargs),
+                                      cxkit.compute_kpis(local, **kwargs))
+    got = metrics.resolution_hours(engine, period="Q", by="channel")
+    pd.testing.assert_frame_equal(got, metrics.resolution_hours(local, period="Q", by="channel"))
+    with pytest.raises(cxkit.MissingDataError, match="first_response"):
+        metrics.first_response_minutes(engine)  # the minimal variant has no response times
