@@ -72,6 +72,8 @@ __all__ = ["read_engine_table", "to_utc", "local_time"]
 #: read_options the engine's CSV reader honours (others: a ConfigError saying what to do).
 CSV_OPTIONS = ("delimiter", "sep", "decimal", "thousands", "encoding", "quotechar", "escapechar")
 _ZERO_ONE = ("1", "0", "1.0", "0.0")
+_ENCODINGS = {"latin1": "latin-1", "iso-8859-1": "latin-1", "iso8859-1": "latin-1",
+              "utf8": "utf-8", "utf16": "utf-16"}  # pandas' names -> DuckDB's
 _ISO_SHAPES = (  # ISO 8601 shapes pandas reads and the engine's cast does not
     (r"^(\d{4})(\d{2})(\d{2})$", r"\1-\2-\3"),
     (r"^(\d{4}-\d{1,2})$", r"\1-01"),
@@ -222,6 +224,9 @@ def _open(con, tcfg: TableConfig, config: SourceConfig) -> _Source:
     except (ConfigError, SourceError):
         raise
     except Exception as exc:  # duckdb raises its own types
+        if not all(parquet):  # as io: a header split by another delimiter says so
+            for path, name in zip(files, names, strict=True):
+                check_delimiter(path, name, tcfg, dict(tcfg.read_options))
         raise _unreadable(exc, tcfg, label, files) from None
 
 
@@ -248,7 +253,8 @@ def _csv_options(tcfg: TableConfig) -> dict:
            "escape": str(opts.get("escapechar", opts.get("quotechar", '"'))),
            "skip": 0, "null_padding": True, "nullstr": NA_VALUES}
     if opts.get("encoding"):
-        out["encoding"] = str(opts["encoding"]).lower().replace("_", "-")
+        name = str(opts["encoding"]).lower().replace("_", "-")
+        out["encoding"] = _ENCODINGS.get(name, name)
     return out
 
 
@@ -517,6 +523,10 @@ class _Reader:
         """Canonical type for ``kind``; returns (value, failed or None, check or None)."""
         typ = given.type()
         if kind in ("id", "text"):
+            if typ.is_floating():  # whole-number ids stored as floats: "17", not "17.0"
+                whole = (given % 1 == 0) & (given.abs() < float_literal(1e15))
+                given = ibis.ifelse(whole, given.cast("int64").cast("string"),
+                                    given.cast("string"))
             return _stripped(given), None, None
         if kind == "datetime":
             if typ.is_timestamp() or typ.is_date():

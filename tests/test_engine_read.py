@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -11,7 +12,7 @@ import pytest
 from test_formats import EUROPEAN_CONFIG, write_european_export
 
 from cxkit._engine_read import read_engine_table
-from cxkit.config import TableConfig, load_config, sample_config_path
+from cxkit.config import SourceConfig, TableConfig, load_config, sample_config_path
 from cxkit.exceptions import ConfigError, SchemaError, SourceError
 from cxkit.io import read_table
 from cxkit.validate import UNPARSED, UNPARSED_VALUES
@@ -202,13 +203,14 @@ def test_glob_of_files_in_sorted_order_with_other_columns(con, tmp_path):
 
 
 def test_parquet_typed_columns_and_unmapped_ones(con, tmp_path):
-    pd.DataFrame({"customer_id": ["c1", "c2", "c3"],
+    pd.DataFrame({"customer_id": [17.0, 18.0, 19.0],  # ids stored as floats
                   "paid_at": pd.to_datetime(["2024-02-01 10:00", "2024-10-27 03:30", None]),
                   "amount": [10, 20.5, float("nan")], "seats": ["1", "2", "x"],
                   "paid": ["yes", "no", None]}).to_parquet(tmp_path / "rev.parquet")
     cfg = config(tmp_path, "Europe/Berlin", revenue={"path": "rev.parquet"})
     got = assert_same(con, cfg, "revenue")
     assert got["amount"].isna().tolist() == [False, False, True]
+    assert got["customer_id"].tolist() == ["17", "18", "19"]
 
 
 def test_unmapped_columns_are_typed_as_the_pandas_reader_types_them(con, tmp_path):
@@ -292,3 +294,73 @@ def test_engine_refuses_what_it_cannot_do_with_a_one_line_error(con, tmp_path):
         read_engine_table(con, config(tmp_path, revenue={
             "path": "r.csv", "read_options": {"skiprows": 1}}).tables["revenue"],
             config=config(tmp_path))
+
+
+def test_unreadable_and_empty_files(con, tmp_path):
+    (tmp_path / "rev.parquet").write_text("this is not parquet")
+    cfg = config(tmp_path, revenue={"path": "rev.parquet"})
+    with pytest.raises(SourceError, match=r"^rev.parquet: cannot read table revenue") as err:
+        read_engine_table(con, cfg.tables["revenue"], config=cfg)
+    assert str(tmp_path) not in str(err.value)
+    (tmp_path / "r.csv").write_text("customer_id,paid_at,amount\n")
+    _same_error(con, config(tmp_path, revenue={"path": "r.csv"}), "revenue", SourceError)
+
+
+def test_dedupe_by_a_text_column_reads_it_as_timestamps(con, tmp_path):
+    (tmp_path / "t.csv").write_text(
+        "ticket_id,customer_id,created_at,Updated\n1,c1,2024-01-01,2024-01-02 10:00\n"
+        "1,c1,2024-01-01,2024-01-03 10:00\n2,c2,2024-01-05,later\n"
+        + "".join(f"{i},c3,2024-01-05,2024-01-06\n" for i in range(3, 12)))
+    cfg = config(tmp_path, "Europe/Berlin", tickets={"path": "t.csv",
+                                                     "dedupe": {"by": "updated"}})
+    got = assert_same(con, cfg, "tickets")
+    assert got[UNPARSED_VALUES].iloc[2] == "updated='later'"
+    with pytest.raises(ConfigError) as err:
+        bad = config(tmp_path, tickets={"path": "t.csv", "dedupe": {"by": "Updated"}})
+        read_engine_table(con, bad.tables["tickets"], config=bad)
+    assert "write 'updated'" in str(err.value)
+
+
+# --- table: sources in a warehouse and on Spark ------------------------------------------
+
+def _warehouse_config(zone: str, prefix: str, **extra) -> SourceConfig:
+    """The sample read from a backend's tables (``prefix`` + name), in reporting zone ``zone``."""
+    cfg = load_config(sample_config_path())
+    tables = {name: TableConfig(name=name, path=None, table=f"{prefix}{name}",
+                                **extra.get(name, {})) for name in cfg.tables}
+    return replace(cfg, timezone=zone, tables=tables)
+
+
+def _same_rows(got: pd.DataFrame, want: pd.DataFrame) -> None:
+    cols = [c for c in want.columns if c not in ("source_row", "source_file")]
+    key = [c for c in ("ticket_id", "customer_id", "paid_at", "answered_at", "amount", "nps")
+           if c in cols]
+    got, want = (_normal(f[cols].sort_values(key)) for f in (got, want))
+    pd.testing.assert_frame_equal(got, want, check_dtype=False)
+
+
+WAREHOUSE_EXTRA = {"tickets": {"values": {"channel": {"email": "mail"}},
+                               "derive": {"escalated": "escalated or csat < 2"}}}
+
+
+def _check_backend(con, prefix, names):
+    duck = ibis.duckdb.connect()
+    sample = load_config(sample_config_path())
+    for zone in ("UTC", "Europe/Berlin"):
+        cfg = _warehouse_config(zone, prefix, **WAREHOUSE_EXTRA)
+        files = replace(sample, timezone=zone, tables={
+            n: replace(t, **WAREHOUSE_EXTRA.get(n, {})) for n, t in sample.tables.items()})
+        for name in names:
+            got = read_engine_table(con, cfg.tables[name], config=cfg).to_pandas()
+            want = read_engine_table(duck, files.tables[name], config=files).to_pandas()
+            _same_rows(got, want)
+            assert sorted(got["source_row"]) == list(range(1, len(got) + 1))
+
+
+def test_postgres_tables_give_the_files_table(postgres_con, sample_in_postgres):
+    _check_backend(postgres_con, f"{sample_in_postgres}.", ["customers", "tickets", "revenue",
+                                                            "surveys"])
+
+
+def test_spark_views_give_the_files_table(spark_con, sample_in_spark):
+    _check_backend(spark_con, sample_in_spark, ["tickets"])
