@@ -346,7 +346,7 @@ WAREHOUSE_EXTRA = {"tickets": {"values": {"channel": {"email": "mail"}},
 def _check_backend(con, prefix, names):
     duck = ibis.duckdb.connect()
     sample = load_config(sample_config_path())
-    for zone in ("UTC", "Europe/Berlin"):
+    for zone in ("Europe/Berlin",):  # UTC: tests/test_engine.py's parity test
         cfg = _warehouse_config(zone, prefix, **WAREHOUSE_EXTRA)
         files = replace(sample, timezone=zone, tables={
             n: replace(t, **WAREHOUSE_EXTRA.get(n, {})) for n, t in sample.tables.items()})
