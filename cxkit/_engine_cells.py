@@ -37,14 +37,9 @@ import pandas as pd
 from cxkit import registry
 from cxkit._ticket_quantities import float_literal, ticket_quantity_expr
 
-__all__ = ["period_memtable", "customer_memtable", "period_index_expr", "ticket_plan",
+__all__ = ["customer_memtable", "period_index_expr", "period_end_expr",
+           "ticket_plan",
            "ticket_cells", "sum_cells", "family_counts", "family_values", "reduce", "group_figures"]
-
-
-def period_memtable(periods: pd.DataFrame) -> ibis.Table:
-    """The engine's copy of a period table (``period_index``, ``start_utc``, ``end_utc``)."""
-    return ibis.memtable(periods[["period_index", "start_utc", "end_utc"]].astype(
-        {"period_index": "int64", "start_utc": "datetime64[us]", "end_utc": "datetime64[us]"}))
 
 
 def customer_memtable(ids: pd.Series, positions) -> ibis.Table:
@@ -53,41 +48,50 @@ def customer_memtable(ids: pd.Series, positions) -> ibis.Table:
                                        "cust": np.asarray(positions, dtype=np.int64)}))
 
 
-def period_index_expr(ts, periods: pd.DataFrame):
-    """The ``period_index`` of the period holding UTC instant ``ts`` (NULL outside the window).
-
-    The period table's boundaries compiled into a balanced tree of comparisons
-    (``start_utc <= ts < end_utc`` in ``log2(periods)`` steps): no sort and no
-    range join, so the engine streams the events.
-    """
-    starts = [pd.Timestamp(v) for v in periods["start_utc"]]
-    stop = pd.Timestamp(periods["end_utc"].iloc[-1])
-
-    def at(v):
-        return ibis.literal(v.to_pydatetime(), type="timestamp")
+def _lookup(ts, periods: pd.DataFrame, leaves: list):
+    """``leaves[i]`` for the period ``i`` holding UTC instant ``ts`` (NULL outside the window):
+    the period table's boundaries compiled into a balanced tree of comparisons, so a lookup
+    takes ``log2(periods)`` steps, with no sort and no range join (the engine streams)."""
+    starts = [ibis.literal(pd.Timestamp(v).to_pydatetime(), type="timestamp")
+              for v in periods["start_utc"]]
+    stop = ibis.literal(pd.Timestamp(periods["end_utc"].iloc[-1]).to_pydatetime(),
+                        type="timestamp")
 
     def tree(lo: int, hi: int):
         if hi - lo == 1:
-            return ibis.literal(int(periods["period_index"].iloc[lo]), type="int64")
+            return leaves[lo]
         mid = (lo + hi) // 2
-        return (ts < at(starts[mid])).ifelse(tree(lo, mid), tree(mid, hi))
+        return (ts < starts[mid]).ifelse(tree(lo, mid), tree(mid, hi))
 
-    inside = (ts >= at(starts[0])) & (ts < at(stop))
-    return inside.ifelse(tree(0, len(starts)), ibis.null("int64"))
+    inside = (ts >= starts[0]) & (ts < stop)
+    return inside.ifelse(tree(0, len(starts)), ibis.null(leaves[0].type()))
+
+
+def period_index_expr(ts, periods: pd.DataFrame):
+    """The ``period_index`` of the period holding UTC instant ``ts`` (NULL outside the
+    window): ``start_utc <= ts < end_utc`` of the period table, in ``log2(periods)``
+    comparisons."""
+    return _lookup(ts, periods, [ibis.literal(int(i), type="int64")
+                                 for i in periods["period_index"]])
+
+
+def period_end_expr(ts, periods: pd.DataFrame):
+    """The ``end_utc`` of the period holding UTC instant ``ts`` (NULL outside the window)."""
+    return _lookup(ts, periods, [ibis.literal(pd.Timestamp(v).to_pydatetime(), type="timestamp")
+                                 for v in periods["end_utc"]])
 
 
 def _bucket(table: ibis.Table, time_column: str, periods: pd.DataFrame, customers: ibis.Table,
             n_periods: int, *, with_end: bool = False) -> ibis.Table:
-    """``table`` joined to its customer and numbered by the period of ``time_column``, with
+    """``table``'s rows of ``customers``, numbered by the period of ``time_column``, with
     ``cell`` (and the period's ``end_utc``)."""
     if not table.customer_id.type().is_string():
         table = table.cast({"customer_id": "string"})
-    table = table.mutate(period_index=period_index_expr(table[time_column], periods))
-    table = table.filter(table.period_index.notnull())
-    keyed = table.join(customers, "customer_id")
-    if with_end:
-        ends = period_memtable(periods).select("period_index", "end_utc")
-        keyed = keyed.join(ends, "period_index")
+    keyed = table.join(customers, "customer_id")  # first: the lookups see only these rows
+    ts = keyed[time_column]
+    keyed = keyed.mutate(period_index=period_index_expr(ts, periods),
+                         **({"end_utc": period_end_expr(ts, periods)} if with_end else {}))
+    keyed = keyed.filter(keyed.period_index.notnull())
     return keyed.mutate(cell=keyed.cust * n_periods + keyed.period_index)
 
 
