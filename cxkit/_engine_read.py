@@ -36,6 +36,7 @@ for derived columns (a second query then counts their unreadable inputs).
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import os
 from dataclasses import dataclass, field
@@ -234,7 +235,9 @@ def _unreadable(exc: Exception, tcfg: TableConfig, label: str, files=()) -> Sour
     first = str(exc)
     for path in files:
         first = first.replace(path, os.path.basename(path))
-    first = first.splitlines()[0][:200] if first else ""
+    hint = " - a row has another number of fields than the header" \
+        if "Expected Number of Columns" in first else ""
+    first = (first.splitlines()[0][:200] if first else "") + hint
     return SourceError(f"{label}: cannot read table {tcfg.name} ({type(exc).__name__}: "
                        f"{first}). Check the file type, `tables.{tcfg.name}.read_options` "
                        "(delimiter, encoding) and `table` for DuckDB files.")
@@ -248,21 +251,48 @@ def _csv_options(tcfg: TableConfig) -> dict:
                               f"engine's CSV reader takes ({', '.join(CSV_OPTIONS)}); remove it, "
                               "or read this export without an `engine:` block (pandas).")
     delim = str(opts.get("delimiter", opts.get("sep", ",")))
-    out = {"all_varchar": True, "header": True, "delim": delim,
+    out = {"header": True, "auto_detect": False, "delim": delim,
            "quote": str(opts.get("quotechar", '"')),
            "escape": str(opts.get("escapechar", opts.get("quotechar", '"'))),
-           "skip": 0, "null_padding": True, "nullstr": NA_VALUES}
+           "skip": 0, "nullstr": NA_VALUES}
     if opts.get("encoding"):
         name = str(opts["encoding"]).lower().replace("_", "-")
         out["encoding"] = _ENCODINGS.get(name, name)
     return out
 
 
+def _header(path: str, name: str, tcfg: TableConfig, opts: dict) -> dict[str, str]:
+    """The file's column names (pandas' names for repeated ones: ``x``, ``x.1``) as text columns.
+
+    Read here rather than sniffed, so that DuckDB guesses nothing (no comment
+    character, no skipped lines): every line after the header is a row.
+    """
+    encoding = str(tcfg.read_options.get("encoding") or "utf-8")
+    try:
+        with open(path, encoding=encoding, errors="replace", newline="") as fh:
+            first = next(csv.reader(fh, delimiter=opts["delim"], quotechar=opts["quote"]), None)
+    except (OSError, LookupError, csv.Error) as exc:
+        raise SourceError(f"{name}: cannot read table {tcfg.name} ({type(exc).__name__}). Check "
+                          f"`tables.{tcfg.name}.read_options` (delimiter, encoding).") from None
+    if not first:
+        raise SourceError(f"{name}: cannot read table {tcfg.name} (the file is empty). Check "
+                          f"`tables.{tcfg.name}.path`.")
+    first[0] = first[0].removeprefix("\ufeff")  # a byte-order mark is no part of the name
+    columns, seen = {}, {}
+    for col in first:
+        new = col
+        while new in columns:  # as pandas: x, x.1, x.2
+            seen[col] = seen.get(col, 0) + 1
+            new = f"{col}.{seen[col]}"
+        columns[new] = "VARCHAR"
+    return columns
+
+
 def _read_csv(con, tcfg: TableConfig, files: list[str], names: list[str]) -> ir.Table:
     opts = _csv_options(tcfg)
     parts, order = [], []
     for path, name in zip(files, names, strict=True):
-        t = con.read_csv(path, **opts)
+        t = con.read_csv(path, columns=_header(path, name, tcfg, opts), **opts)
         if len(t.columns) == 1:
             check_delimiter(path, name, tcfg, dict(tcfg.read_options))
         # row_number() over the file alone is the file's row order (a streaming window)

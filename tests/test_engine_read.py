@@ -34,7 +34,7 @@ def _normal(frame: pd.DataFrame) -> pd.DataFrame:
             out[c] = s.astype("datetime64[ns]")
         elif pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
             out[c] = s.astype("Float64").astype("float64")
-        elif s.dropna().map(type).eq(bool).all() and s.notna().any():  # nullable flags
+        elif s.notna().any() and s.dropna().map(lambda v: isinstance(v, bool)).all():  # flags
             out[c] = s.astype("boolean").astype("Float64").astype("float64")
         else:
             s = s.astype(object)
@@ -364,3 +364,18 @@ def test_postgres_tables_give_the_files_table(postgres_con, sample_in_postgres):
 
 def test_spark_views_give_the_files_table(spark_con, sample_in_spark):
     _check_backend(spark_con, sample_in_spark, ["tickets"])
+
+
+def test_csv_shapes_excel_and_helpdesk_tools_write(con, tmp_path):
+    (tmp_path / "r.csv").write_text(
+        '\ufeffcustomer_id,paid_at,amount,Note,Note\r\n#c1, 2024-01-01 10:00 ,1.5,"a, b","x"\r\n'
+        '\r\nc2,2024-01-02,NULL,"line\nbreak","say ""hi"""\r\nc3,2024-01-03,N/A,,\r\n',
+        encoding="utf-8")
+    got = assert_same(con, config(tmp_path, revenue={"path": "r.csv"}), "revenue")
+    assert got["customer_id"].tolist() == ["#c1", "c2", "c3"]  # '#' is no comment
+    assert got["note"].tolist()[:2] == ["a, b", "line\nbreak"]
+    assert got["note_1"].tolist()[1] == 'say "hi"'
+    (tmp_path / "short.csv").write_text("customer_id,paid_at,amount\nc1,2024-01-01\n")
+    cfg = config(tmp_path, revenue={"path": "short.csv"})
+    with pytest.raises(SourceError, match="another number of fields than the header"):
+        read_engine_table(con, cfg.tables["revenue"], config=cfg).execute()
