@@ -1,7 +1,8 @@
 """Run every ``benchmarks/bench_*.py``: ``python -m benchmarks [--small] [--only NAME]``.
 
 Each benchmark module has a ``main(argv)`` function; the remaining command-line
-arguments (e.g. ``--small``) are passed to every one of them.
+arguments (e.g. ``--small``) are passed to every one of them. Options of a single
+benchmark (e.g. ``--only engine --size 1e7``) go with ``--only``.
 """
 
 from __future__ import annotations
