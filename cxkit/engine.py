@@ -306,9 +306,8 @@ class EngineData:
         """
         if self._customers is None:
             customers = self._fetch_clean("customers")
-            if customers is None:
-                level = self.table("customer_level")
-                customers = self._fetch(level.select("customer_id"), ordered=False)
+            if customers is None:  # customer-level mode: the ids, in export order
+                customers = self._fetch_clean("customer_level")[["customer_id"]]
             elif self.config.churn is not None:
                 customers = self._churn(customers)
             self._customers = customers

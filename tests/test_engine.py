@@ -198,3 +198,21 @@ def test_import_cxkit_does_not_load_ibis():
     code = "import sys, cxkit, cxkit.cli; print('ibis' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("config, tables", [
+    ("tests/fixtures/helpdesk/cxkit.yaml", ("customers", "tickets", "revenue")),  # NY -> Berlin
+    ("examples/telco/cxkit.yaml", ("customers", "customer_level")),  # one row per customer
+])
+def test_duckdb_engine_path_equals_the_pandas_path_on_exports_of_other_shapes(config, tables):
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / config
+    reference = _quiet(cx.read_support_data, path)
+    with _quiet(open_source, path) as data:
+        fetched = data.to_support_data()
+        if "tickets" in tables:
+            pd.testing.assert_frame_equal(_panel(data), _panel(reference))
+    pd.testing.assert_frame_equal(fetched.quality, reference.quality)
+    for name in tables:
+        pd.testing.assert_frame_equal(getattr(fetched, name), getattr(reference, name))
