@@ -97,11 +97,12 @@ __all__ = ["SourceConfig", "TableConfig", "EngineConfig", "load_config", "parse_
 
 TOP_KEYS = ("currency", "timezone", "as_of", "tables", "base_dir", "churn", "metrics",
             "plausibility", "pseudonymise", "engine")
-ENGINE_KEYS = ("backend", "connection", "memory_limit", "threads", "temp_directory", "quarantine")
+ENGINE_KEYS = ("backend", "connection", "memory_limit", "threads", "temp_directory",
+               "max_temp_directory_size", "quarantine")
 #: engine backends: Ibis backend name -> pip extra that installs its driver
 BACKENDS = {"duckdb": None, "postgres": "postgres", "pyspark": "spark", "snowflake": "snowflake",
             "bigquery": "bigquery", "databricks": "databricks", "trino": "trino"}
-DUCKDB_ONLY = ("memory_limit", "threads", "temp_directory")
+DUCKDB_ONLY = ("memory_limit", "threads", "temp_directory", "max_temp_directory_size")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # a URL's password (scheme://user:password@host) or a secret-looking query parameter
 _URL_SECRET = re.compile(r"://[^/@:]*:([^/@]+)@")
@@ -153,8 +154,9 @@ class EngineConfig:
 
     ``connection`` keeps its ``${VARIABLE}`` references; :func:`expand_env`
     resolves them when :func:`cxkit.engine.connect` connects. ``memory_limit``,
-    ``threads`` and ``temp_directory`` (DuckDB only) bound DuckDB's memory and
-    say where it spills; ``quarantine`` is where
+    ``threads``, ``temp_directory`` and ``max_temp_directory_size`` (DuckDB
+    only) bound DuckDB's memory, say where it spills and how much disk the
+    spill may take; ``quarantine`` is where
     :meth:`cxkit.engine.EngineData.write_quarantine` writes: a folder for file
     sources (default ``quarantine`` beside the config), a table-name prefix for
     warehouse tables (default ``cxkit_quarantine_``).
@@ -165,6 +167,7 @@ class EngineConfig:
     memory_limit: str | None = None
     threads: int | None = None
     temp_directory: str | None = None
+    max_temp_directory_size: str | None = None
     quarantine: str | None = None
 
 
@@ -392,12 +395,14 @@ def _engine(value: Any, where: str) -> EngineConfig | None:
     elif backend not in ("duckdb", "pyspark"):
         raise ConfigError(f"{at}.connection is missing: the {backend} backend needs a URL; write "
                           "connection: \"${CXKIT_WAREHOUSE_URL}\" and export that variable.")
-    memory = spec.get("memory_limit")
-    if memory is not None and (not isinstance(memory, str)
-                               or not re.fullmatch(r"\s*\d+(\.\d+)?\s*[KMGT]?i?B\s*", memory,
-                                                   re.IGNORECASE)):
-        raise ConfigError(f"{at}.memory_limit {memory!r} is not a size; write a number with a "
-                          "unit, e.g. \"4GB\" or \"512MB\".")
+    sizes = {}
+    for key in ("memory_limit", "max_temp_directory_size"):
+        size = spec.get(key)
+        if size is not None and (not isinstance(size, str) or not re.fullmatch(
+                r"\s*\d+(\.\d+)?\s*[KMGT]?i?B\s*", size, re.IGNORECASE)):
+            raise ConfigError(f"{at}.{key} {size!r} is not a size; write a number with a "
+                              "unit, e.g. \"4GB\" or \"512MB\".")
+        sizes[key] = size.strip() if size else None
     threads = spec.get("threads")
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
                                 or threads < 1):
@@ -411,9 +416,9 @@ def _engine(value: Any, where: str) -> EngineConfig | None:
             and not _NAME_RE.match(quarantine.split(".")[-1]):
         raise ConfigError(f"{at}.quarantine {quarantine!r} is not a table-name prefix; use "
                           "letters, digits and underscores (optionally schema.prefix_).")
-    return EngineConfig(backend=backend, connection=connection,
-                        memory_limit=memory.strip() if memory else None, threads=threads,
-                        temp_directory=spec.get("temp_directory"), quarantine=quarantine)
+    return EngineConfig(backend=backend, connection=connection, threads=threads,
+                        temp_directory=spec.get("temp_directory"), quarantine=quarantine,
+                        **sizes)
 
 
 def _plausibility(value: Any, where: str) -> Plausibility:

@@ -16,9 +16,11 @@ cxkit converts to the reporting zone only for what it hands to pandas
 Backends:
 
 - ``duckdb`` (default): a database file in a new temporary folder (under
-  ``temp_directory`` when given), ``memory_limit`` (default 4GB) and
-  ``threads``; larger intermediate results spill to that folder, which
-  :meth:`EngineData.close` removes.
+  ``temp_directory`` when given), ``memory_limit`` (default 2GB, leaving room
+  for the pandas side) and ``threads``; larger intermediate results spill to
+  that folder (at most ``max_temp_directory_size``, default 20GB), which
+  :meth:`EngineData.close` removes. CSV exports are stored once after
+  reading (parsed once); Parquet is re-read where needed.
 - ``postgres``: ``connection`` is a ``postgresql://`` URL (from the
   environment); checked tables are session temporary tables.
 - ``pyspark``: a local SparkSession (``local[2]``; or the master URL given as
@@ -58,7 +60,8 @@ from cxkit.validate import SHOWN_AS
 
 __all__ = ["connect", "close", "open_source", "EngineData", "to_reporting_zone"]
 
-DEFAULT_MEMORY_LIMIT = "4GB"  # DuckDB's default would be 80% of the machine
+DEFAULT_MEMORY_LIMIT = "2GB"  # DuckDB's default would be 80% of the machine; room for pandas
+DEFAULT_MAX_TEMP = "20GB"  # DuckDB's default would be 90% of the free disk
 SPARK_CONF = {  # a local Spark session: UTC, few shuffle partitions, a modest driver
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.shuffle.partitions": "4",
@@ -163,6 +166,7 @@ def _connect_duckdb(engine: EngineConfig, base_dir: str | Path | None):
                 fix="set engine.temp_directory to a writable folder") from exc
     folder = Path(tempfile.mkdtemp(prefix="cxkit-engine-", dir=parent))
     settings = dict(memory_limit=memory, threads=threads, temp_directory=str(folder / "spill"),
+                    max_temp_directory_size=engine.max_temp_directory_size or DEFAULT_MAX_TEMP,
                     preserve_insertion_order=False)
     try:
         try:
@@ -436,10 +440,31 @@ def _store(con, name: str, table):
     DuckDB: a table of the temporary database file (it spills to disk);
     Postgres: a temporary table of the session; other backends: Ibis's cache
     (a Spark cache, a warehouse's temporary table).
+
+    Raises
+    ------
+    ResourceError
+        DuckDB ran out of memory or of spill space (one line naming the settings).
     """
-    if con.name in ("duckdb", "postgres"):
-        return con.create_table(name, table, overwrite=True, temp=con.name == "postgres")
-    return table.cache()
+    try:
+        if con.name in ("duckdb", "postgres"):
+            return con.create_table(name, table, overwrite=True, temp=con.name == "postgres")
+        return table.cache()
+    except Exception as exc:
+        if "OutOfMemory" not in type(exc).__name__:
+            raise
+        first = (str(exc).splitlines() or [""])[0][:200]
+        raise ResourceError(f"The engine ran out of memory or spill space storing {name} "
+                            f"({first}); raise engine.memory_limit or "
+                            "engine.max_temp_directory_size, or point engine.temp_directory "
+                            "at a larger disk.") from None
+
+
+def _parsed_once(tcfg) -> bool:
+    """Whether to store the read table: text exports (CSV) would be parsed again per query;
+    Parquet, DuckDB files and warehouse tables are cheap to re-read."""
+    return tcfg.path is not None and not tcfg.path.lower().endswith(
+        (".parquet", ".duckdb", ".db"))
 
 
 def _drop_stored(con, names: list[str]) -> None:
@@ -494,15 +519,17 @@ def open_source(config: Any = "sample", *, as_of: Any = None) -> EngineData:
         order = sorted(cfg.tables, key=lambda t: (t not in ("customers", "customer_level"), t))
         # each export parsed once (stored read tables), each table checked once (stored flagged
         # tables, customers first so the event tables' cross-table rules read them)
+        stored = [n for n in order if _parsed_once(cfg.tables[n])]
         tables = {name: read_engine_table(
             con, cfg.tables[name], config=cfg,
-            materialise=lambda t, n=name: _store(con, f"cx_read_{n}", t)) for name in order}
+            materialise=(lambda t, n=name: _store(con, f"cx_read_{n}", t))
+            if name in stored else None) for name in order}
         checked = check_tables(
             tables, as_of=instant, plausibility=cfg.plausibility, currency=cfg.currency,
             dedupe={n: t.dedupe for n, t in cfg.tables.items() if t.dedupe is not None},
             timezone=cfg.timezone,
             materialise=lambda n, t: _store(con, f"cx_checked_{n}", t))
-        _drop_stored(con, [f"cx_read_{n}" for n in order])  # read by the checked tables only
+        _drop_stored(con, [f"cx_read_{n}" for n in stored])  # read by the checked tables only
         data = EngineData(con=con, config=cfg, checked=checked, as_of=when)
         if data.metrics:
             tickets = data.table("tickets")

@@ -180,6 +180,7 @@ def test_engine_block_and_table_sources():
     ({"backend": "postgres", "connection": "${URL}", "memory_limit": "4GB"},
      ["engine.memory_limit", "duckdb backend only"]),
     ({"memory_limit": "lots"}, ["engine.memory_limit", "'lots'", "4GB"]),
+    ({"max_temp_directory_size": "big"}, ["engine.max_temp_directory_size", "'big'"]),
     ({"threads": 0}, ["engine.threads", "positive"]),
     ({"backend": "duckdb", "connection": "${X}"}, ["engine.connection", "warehouse backends"]),
     ({"backnd": "postgres"}, ["'backnd'", "backend, connection"]),

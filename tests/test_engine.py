@@ -152,12 +152,14 @@ def test_duckdb_engine_path_equals_the_pandas_path_on_a_messy_export(tmp_path):
 
 def test_duckdb_session_is_bounded_and_its_files_removed_on_close(tmp_path):
     raw = {"as_of": "2026-01-01", "base_dir": str(sample_config_path().parent),
-           "engine": {"memory_limit": "512MB", "threads": 1, "temp_directory": str(tmp_path)},
+           "engine": {"memory_limit": "512MB", "threads": 1, "temp_directory": str(tmp_path),
+                      "max_temp_directory_size": "1GB"},
            "tables": {"customers": {"path": "customers.csv"}}}
     with _quiet(open_source, raw) as data:
         settings = data.con.raw_sql(
-            "SELECT current_setting('memory_limit'), current_setting('threads')").fetchall()
-        assert settings == [("488.2 MiB", 1)]
+            "SELECT current_setting('memory_limit'), current_setting('threads'), "
+            "current_setting('max_temp_directory_size')").fetchall()
+        assert settings == [("488.2 MiB", 1, "953.6 MiB")]
         assert len(list(tmp_path.iterdir())) == 1  # the engine's temporary folder
     assert list(tmp_path.iterdir()) == []
 
