@@ -76,6 +76,8 @@ _LAZY = {
     "cohort_retention": "curves",
     "adjusted_survival": "curves",
     "build_panel": "panel",
+    "iter_panel": "panel",
+    "write_panel": "panel",
     "effect_plot": "plots",
     "forest_plot": "plots",
     "km_plot": "plots",
@@ -154,7 +156,7 @@ if TYPE_CHECKING:  # static analysers and IDEs see the eager imports
     )
     from cxkit.models import fit_retention
     from cxkit.outcomes import build_churn_intervals, build_survival
-    from cxkit.panel import build_panel
+    from cxkit.panel import build_panel, iter_panel, write_panel
     from cxkit.plots import (
         effect_plot,
         forest_plot,

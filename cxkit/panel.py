@@ -451,7 +451,7 @@ class _EngineFetch:
             raise ResourceError(
                 "The engine ran out of memory computing the panel's cells: raise the engine's "
                 "memory_limit (engine: block of the source config), or build the panel in more "
-                f"parts (cxkit.panel.write_panel(..., parts=)). Engine message: {exc}") from None
+                f"parts (cxkit.write_panel(..., parts=)). Engine message: {exc}") from None
         return {name: table[name].to_numpy() for name in table.column_names}
 
     def ticket_rows(self, layout: Layout, names: list) -> dict:
