@@ -437,12 +437,17 @@ class _EngineFetch:
         n = 0 if tickets is None else int(tickets.count().to_pyarrow().as_py()) * share
         runs = max(1, math.ceil(n / _TICKETS_PER_FETCH))
         self.bounds = np.linspace(0, len(customers), runs + 1).round().astype(np.int64)
+        self.parts = None
 
     def _runs(self):
-        for a, b in zip(self.bounds[:-1], self.bounds[1:], strict=True):
-            if b > a:
-                yield engine_cells.customer_memtable(self.ids.iloc[a:b],
-                                                     np.arange(a, b, dtype=np.int64))
+        """The runs' customer tables, made once and shared by the tickets, revenue and
+        survey queries (a warehouse uploads each once)."""
+        if self.parts is None:
+            self.parts = [engine_cells.customer_memtable(self.ids.iloc[a:b],
+                                                         np.arange(a, b, dtype=np.int64))
+                          for a, b in zip(self.bounds[:-1], self.bounds[1:], strict=True)
+                          if b > a]
+        return self.parts
 
     def _fetch(self, expr) -> dict:
         try:
