@@ -340,6 +340,8 @@ class _Setup:
             self.plan = (None if tickets is None else
                          engine_cells.ticket_plan(tickets, self.exposures, self.families,
                                                   timezone=self.timezone))
+            self.n_tickets = (0 if tickets is None else  # sizes the fetches of every part
+                              int(tickets.count().to_pyarrow().as_py()))
 
     @property
     def references(self) -> dict:
@@ -432,9 +434,7 @@ class _EngineFetch:
     def __init__(self, setup: _Setup, customers: pd.DataFrame, cells: Cells) -> None:
         self.setup, self.cells = setup, cells
         self.ids = customers["customer_id"]
-        tickets = setup.data.table("tickets")
-        share = len(customers) / max(len(setup.customers), 1)
-        n = 0 if tickets is None else int(tickets.count().to_pyarrow().as_py()) * share
+        n = setup.n_tickets * len(customers) / max(len(setup.customers), 1)
         runs = max(1, math.ceil(n / _TICKETS_PER_FETCH))
         self.bounds = np.linspace(0, len(customers), runs + 1).round().astype(np.int64)
         self.parts = None
