@@ -37,6 +37,7 @@ for derived columns (a second query then counts their unreadable inputs).
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import os
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ from dataclasses import dataclass, field
 import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
 
 from cxkit._derive import UnreadableExpr, compile_expression
@@ -68,7 +70,7 @@ from cxkit.exceptions import ConfigError, SchemaError, SourceError
 from cxkit.schema import TABLES, columns_of
 from cxkit.validate import UNPARSED, UNPARSED_VALUES
 
-__all__ = ["read_engine_table", "to_utc", "local_time"]
+__all__ = ["read_engine_table", "to_utc", "local_time", "zone_changes"]
 
 #: read_options the engine's CSV reader honours (others: a ConfigError saying what to do).
 CSV_OPTIONS = ("delimiter", "sep", "decimal", "thousands", "encoding", "quotechar", "escapechar")
@@ -88,18 +90,8 @@ _US = {"s": 1_000_000, "ms": 1_000}
 # --- the engine's own functions, called by name (no SQL strings) -------------------------
 
 @ibis.udf.scalar.builtin(name="timezone")
-def _instant(zone: str, ts: dt.Timestamp()) -> dt.Timestamp(timezone="UTC"):
-    """DuckDB/Postgres ``timezone(zone, timestamp)``: wall time in ``zone`` -> instant."""
-
-
-@ibis.udf.scalar.builtin(name="timezone")
 def _wall(zone: str, ts: dt.Timestamp(timezone="UTC")) -> dt.Timestamp():
     """DuckDB/Postgres ``timezone(zone, timestamptz)``: instant -> wall time in ``zone``."""
-
-
-@ibis.udf.scalar.builtin(name="from_utc_timestamp")
-def _spark_local(ts: dt.Timestamp(), zone: str) -> dt.Timestamp():
-    """Spark ``from_utc_timestamp``: UTC instant -> wall time in ``zone``."""
 
 
 @ibis.udf.scalar.builtin(name="try_strptime")
@@ -107,48 +99,82 @@ def _try_strptime(text: str, fmt: str) -> dt.Timestamp():
     """DuckDB ``try_strptime``: NULL where the text does not match the format."""
 
 
-def local_time(backend: str, instant: ir.TimestampValue, zone: str) -> ir.TimestampValue:
-    """Naive UTC instants -> naive wall times in ``zone``, by the engine's zone rules."""
+# --- time zones: the zone's rules as a table of changes, compiled to comparisons ---------
+
+ZONE_YEARS = (1970, 2100)  # changes of offset within these years are followed
+
+
+@functools.lru_cache(maxsize=64)
+def zone_changes(zone: str) -> tuple[tuple[pd.Timestamp, int, int], ...]:
+    """The offset changes of ``zone``: (UTC instant, seconds before, seconds after).
+
+    Found from the IANA rules pandas applies (daily offsets, then the minute of
+    each change), for the years of :data:`ZONE_YEARS`; earlier and later
+    values keep the first and last offsets.
+    """
+    first, last = ZONE_YEARS
+    days = pd.date_range(f"{first}-01-01", f"{last}-12-31", freq="D", tz="UTC")
+    naive = days.tz_localize(None)
+    offsets = ((days.tz_convert(zone).tz_localize(None) - naive).total_seconds()).astype(int)
+    changes = []
+    for k in np.nonzero(offsets[1:] != offsets[:-1])[0]:
+        minutes = pd.date_range(days[k], days[k + 1], freq="min")
+        off = ((minutes.tz_convert(zone).tz_localize(None) - minutes.tz_localize(None))
+               .total_seconds()).astype(int)
+        j = int(np.argmax(off != off[0]))
+        changes.append((minutes[j].tz_localize(None), int(off[0]), int(off[j])))
+    if not changes:
+        changes.append((naive[0], int(offsets[0]), int(offsets[0])))
+    return tuple(changes)
+
+
+def _pick(value, starts: list, leaves: list):
+    """``leaves[i]`` for the last ``starts[i] <= value`` (``leaves[0]`` before all): a
+    balanced tree of comparisons, log2(len) per value."""
+    def pick(lo, hi):
+        if lo == hi:
+            return leaves[lo]
+        mid = (lo + hi + 1) // 2
+        return ibis.ifelse(value >= ibis.literal(starts[mid].to_pydatetime(), type="timestamp"),
+                           pick(mid, hi), pick(lo, mid - 1))
+    return ibis.ifelse(value.isnull(), ibis.null(dt.Timestamp()), pick(0, len(leaves) - 1))
+
+
+def local_time(instant: ir.TimestampValue, zone: str) -> ir.TimestampValue:
+    """Naive UTC instants -> naive wall times in ``zone`` (comparisons, any engine)."""
     if zone == "UTC":
         return instant
-    if backend == "pyspark":
-        return _spark_local(instant, zone)
-    if backend in ("duckdb", "postgres"):
-        return _wall(zone, _instant("UTC", instant))
-    raise ConfigError(f"time zone {zone!r}: converting time zones on the {backend} backend is "
-                      "not supported yet; store the timestamps in UTC (timezone: UTC for the "
-                      "table) or use the duckdb, postgres or pyspark backend.")
+    changes = zone_changes(zone)
+    starts = [None] + [t for t, _b, _a in changes]
+    leaves = [instant + ibis.interval(seconds=changes[0][1])] + \
+        [instant + ibis.interval(seconds=a) for _t, _b, a in changes]
+    return _pick(instant, starts, leaves)
 
 
-def to_utc(backend: str, wall: ir.TimestampValue, zone: str, *, stage=None
-           ) -> ir.TimestampValue:
-    """Naive wall times in ``zone`` -> naive UTC instants.
+def to_utc(wall: ir.TimestampValue, zone: str) -> ir.TimestampValue:
+    """Naive wall times in ``zone`` -> naive UTC instants (comparisons, any engine).
 
-    The offsets two days before and after each value decide: where they agree
-    (all but the hours around a change) the value moves by that offset. A wall
-    time that exists twice (clocks set back) is read as standard time; one that
-    does not exist (clocks set forward) moves forward to the change, as
-    pandas' ``ambiguous=False, nonexistent="shift_forward"`` does. Changes
-    are assumed to start on a whole hour, as every DST change does. ``stage``,
-    when given, turns an expression into a column of an intermediate projection
-    (so that the SQL does not repeat ``wall``).
+    A wall time that exists twice (clocks set back) is read as standard time
+    (the offset after the change); one that does not exist (clocks set
+    forward) becomes the instant of the change, as pandas'
+    ``ambiguous=False, nonexistent="shift_forward"`` does. (Where a change
+    does not start on a whole hour, as on Lord Howe and the Chatham Islands,
+    pandas moves such a time to the next whole wall hour instead; here it is
+    the change.) No time-zone function of the engine is used: the zone's
+    changes (:func:`zone_changes`) become a tree of comparisons, so every
+    backend gives the same instants.
     """
     if zone == "UTC":
         return wall
-    stage = stage or (lambda e: e)
-    wall = stage(wall)
-    two_days = ibis.interval(days=2)
-    before, after = wall - two_days, wall + two_days
-    off_before = stage(local_time(backend, before, zone).delta(before, unit="second"))
-    off_after = stage(local_time(backend, after, zone).delta(after, unit="second"))
-    first = wall - off_before.as_interval("s")  # read with the offset before a change
-    second = wall - off_after.as_interval("s")  # and with the one after it
-    first_ok = local_time(backend, first, zone) == wall
-    second_ok = local_time(backend, second, zone) == wall
-    standard = ibis.ifelse(off_before <= off_after, first, second)
-    gap = wall.truncate("h") - off_before.as_interval("s")
-    return ibis.cases((off_before == off_after, first), (first_ok & second_ok, standard),
-                      (first_ok, first), (second_ok, second), else_=gap)
+    changes = zone_changes(zone)
+    starts, leaves = [None], [wall - ibis.interval(seconds=changes[0][1])]
+    for t, before, after in changes:
+        if after > before:  # the wall times [t + before, t + after) do not exist
+            starts.append(t + pd.Timedelta(seconds=before))
+            leaves.append(ibis.literal(t.to_pydatetime(), type="timestamp"))
+        starts.append(t + pd.Timedelta(seconds=after))
+        leaves.append(wall - ibis.interval(seconds=after))
+    return _pick(wall, starts, leaves)
 
 
 # --- reading -----------------------------------------------------------------------------
@@ -440,6 +466,10 @@ class _Reader:
         self.cur = source.table  # the source plus intermediate columns (see ``stage``)
         self.staged: list[str] = []
 
+    def to_utc(self, wall: ir.TimestampValue) -> ir.TimestampValue:
+        """Wall times in the table's zone -> UTC instants (``wall`` computed once)."""
+        return wall if self.zone == "UTC" else to_utc(self.stage(wall), self.zone)
+
     def stage(self, expr: ir.Value) -> ir.Value:
         """``expr`` as a column of an intermediate projection: reused, never repeated in SQL."""
         name = f"__cxkit_{len(self.staged)}"
@@ -500,7 +530,7 @@ class _Reader:
         if v.type().is_timestamp():
             return self._typed_timestamp(v)
         if v.type().is_date():
-            return to_utc(self.backend, v.cast(dt.Timestamp()), self.zone, stage=self.stage)
+            return self.to_utc(v.cast(dt.Timestamp()))
         text = v if stripped else self.stage(_stripped(v))
         fmt = self.tcfg.datetime_format
         if fmt in EPOCH_FORMATS:  # Unix time is UTC whatever the export's zone
@@ -525,7 +555,7 @@ class _Reader:
                 raise ConfigError(f"tables.{self.tcfg.name}.datetime_format {fmt!r} is not a "
                                   f"valid format ({exc}); use strftime codes such as "
                                   "\"%d/%m/%Y %H:%M\", or epoch_s / epoch_ms.") from None
-            return to_utc(self.backend, _try_strptime(text, fmt), self.zone, stage=self.stage)
+            return self.to_utc(_try_strptime(text, fmt))
         # the regular expression runs only on text that can end in an offset (a CASE is lazy)
         tail = text.right(3).left(1)
         maybe = (text.length() > 19) | text.endswith("Z") | (tail == "+") | (tail == "-")
@@ -539,12 +569,12 @@ class _Reader:
                                       + digits.substr(2, 2).nullif("").cast("int64")
                                       .fill_null(0)))
         aware = _iso(local) - minutes.as_interval("m")
-        naive = to_utc(self.backend, _iso(text), self.zone, stage=self.stage)
+        naive = self.to_utc(_iso(text))
         return ibis.ifelse(zoned, aware, naive)
 
     def _typed_timestamp(self, v: ir.TimestampValue) -> ir.TimestampValue:
         if v.type().timezone is None:
-            return to_utc(self.backend, v, self.zone, stage=self.stage)
+            return self.to_utc(v)
         if self.backend in ("duckdb", "postgres"):
             return _wall("UTC", v.cast(dt.Timestamp(timezone="UTC")))
         return v.cast(dt.Timestamp())

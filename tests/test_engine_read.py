@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from test_formats import EUROPEAN_CONFIG, write_european_export
 
-from cxkit._engine_read import read_engine_table
+from cxkit._engine_read import local_time, read_engine_table, to_utc
 from cxkit.config import SourceConfig, TableConfig, load_config, sample_config_path
 from cxkit.exceptions import ConfigError, SchemaError, SourceError
 from cxkit.io import read_table
@@ -379,3 +379,17 @@ def test_csv_shapes_excel_and_helpdesk_tools_write(con, tmp_path):
     cfg = config(tmp_path, revenue={"path": "short.csv"})
     with pytest.raises(SourceError, match="another number of fields than the header"):
         read_engine_table(con, cfg.tables["revenue"], config=cfg).execute()
+
+
+@pytest.mark.parametrize("zone", ["Europe/Berlin", "America/New_York", "Australia/Sydney",
+                                  "America/Santiago", "Asia/Kolkata"])
+def test_zone_rules_as_comparisons_match_pandas_every_quarter_hour(con, zone):
+    walls = pd.Series(pd.date_range("2023-12-30", "2025-01-02", freq="15min"))
+    t = ibis.memtable({"wall": walls})
+    t = t.mutate(utc=to_utc(t.wall, zone))
+    got = con.execute(t.mutate(back=local_time(t.utc, zone)))
+    want = walls.dt.tz_localize(zone, ambiguous=False, nonexistent="shift_forward")
+    want_utc = want.dt.tz_convert("UTC").dt.tz_localize(None)
+    assert got["utc"].astype("datetime64[ns]").tolist() == want_utc.tolist()
+    assert got["back"].astype("datetime64[ns]").tolist() == \
+        want.dt.tz_localize(None).astype("datetime64[ns]").tolist()
