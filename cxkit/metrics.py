@@ -14,6 +14,7 @@ this module defines the KPIs: formulas, units and edge cases.
 
 from __future__ import annotations
 
+import ibis
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -109,8 +110,13 @@ def _engine_ticket_values(t, specs: dict, declared=(), *, timezone: str) -> tupl
     return values, missing
 
 
+def _is_engine(data) -> bool:
+    """An engine's data (``EngineData``): tables the engine groups, not frames."""
+    return not isinstance(data, (SupportData, pd.DataFrame)) and hasattr(data, "table")
+
+
 def _ticket_kpis(data, *, outputs, period, by, q=0.9, strict=True, kpi="support KPIs"):
-    engine = not isinstance(data, (SupportData, pd.DataFrame)) and hasattr(data, "table")
+    engine = _is_engine(data)
     if engine:  # an engine's data: the engine groups, only the figures come back
         tickets = data.table("tickets")
         if tickets is None:
@@ -398,18 +404,32 @@ def nps(data, *, period=None, by=None, alpha: float = 0.05) -> pd.DataFrame:
     ParameterError
         ``alpha`` is not in (0, 1), or another argument is not allowed.
     """
-    surveys, customers = frames(data, "surveys")
+    engine = _is_engine(data)
+    surveys, customers = (data.table("surveys"), None) if engine else frames(data, "surveys")
+    if surveys is None:
+        frames(SupportData(customers=data.customers), "surveys")  # the same error
     require(surveys, ["nps"], "surveys", "NPS")
     if not 0 < alpha < 1:
         raise ParameterError(f"alpha={alpha!r} must be between 0 and 1, e.g. 0.05.")
-    score = surveys["nps"].astype("float64")
-    frame, keys, levels = grouping(surveys, customers, time_col="answered_at", period=period,
-                                    by=by, table="surveys", kpi="NPS")
-    frame = frame.assign(score=score,
-                         pro=(score >= 9).astype("float64").where(score.notna()),
-                         det=(score <= 6).astype("float64").where(score.notna()))
-    t = aggregate_groups(frame, keys, levels, {"n_responses": ("score", "count"),
-                                         "p_pro": ("pro", "mean"), "p_det": ("det", "mean")})
+    specs = {"n_responses": ("score", "count"), "p_pro": ("pro", "mean"),
+             "p_det": ("det", "mean")}
+    if engine:  # the same figures, grouped by the engine
+        def share(t, test):
+            return t.nps.notnull().ifelse(test(t.nps).ifelse(1, 0).cast("float64"),
+                                          ibis.null("float64"))
+        values = {"score": lambda t: t.nps.cast("float64"),
+                  "pro": lambda t: share(t, lambda x: x >= 9),
+                  "det": lambda t: share(t, lambda x: x <= 6)}
+        t, keys = engine_figures(data, values=values, specs=specs, time_col="answered_at",
+                                 period=period, by=by, table="surveys", kpi="NPS")
+    else:
+        score = surveys["nps"].astype("float64")
+        frame, keys, levels = grouping(surveys, customers, time_col="answered_at",
+                                        period=period, by=by, table="surveys", kpi="NPS")
+        frame = frame.assign(score=score,
+                             pro=(score >= 9).astype("float64").where(score.notna()),
+                             det=(score <= 6).astype("float64").where(score.notna()))
+        t = aggregate_groups(frame, keys, levels, specs)
     p_pro, p_det, n = t["p_pro"], t["p_det"], t["n_responses"].astype("float64")
     t["nps"] = 100 * (p_pro - p_det)
     t["nps_se"] = 100 * np.sqrt((p_pro + p_det - (p_pro - p_det) ** 2) / n.where(n > 0))

@@ -384,3 +384,10 @@ def test_kpis_in_a_zone_with_clock_changes_and_of_a_variant_agree():
     pd.testing.assert_frame_equal(got, metrics.resolution_hours(local, period="Q", by="channel"))
     with pytest.raises(cxkit.MissingDataError, match="first_response"):
         metrics.first_response_minutes(engine)  # the minimal variant has no response times
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"period": "M", "by": "segment"}, {"period": "Q"}])
+def test_nps_from_the_engine_is_the_frames_nps(sample_data, kwargs):
+    got = metrics.nps(_EngineStandIn(sample_data), **kwargs)
+    pd.testing.assert_frame_equal(got, metrics.nps(sample_data, **kwargs))
+    assert got["n_responses"].sum() > 100
