@@ -48,7 +48,14 @@ def _timestamp(value, name: str) -> pd.Timestamp:
 
 
 def _is_frames(data) -> bool:
-    return isinstance(data, SupportData)
+    """True for frames (SupportData), False for an engine's data; anything else is refused."""
+    if isinstance(data, SupportData):
+        return True
+    if all(hasattr(data, name) for name in ("table", "customers", "timezone", "metrics")):
+        return False
+    raise ParameterError(
+        f"expected a SupportData (cxkit.read_support_data) or an engine's data "
+        f"(cxkit.open_source), got {type(data).__name__}.")
 
 
 def _extremes(data, name: str, column: str) -> tuple:

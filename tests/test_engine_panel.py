@@ -391,3 +391,8 @@ def test_nps_from_the_engine_is_the_frames_nps(sample_data, kwargs):
     got = metrics.nps(_EngineStandIn(sample_data), **kwargs)
     pd.testing.assert_frame_equal(got, metrics.nps(sample_data, **kwargs))
     assert got["n_responses"].sum() > 100
+
+
+def test_a_frame_instead_of_the_data_is_one_parameter_error(sample_data):
+    with pytest.raises(ParameterError, match="SupportData .* or an engine's data"):
+        build_panel(sample_data.tickets)
