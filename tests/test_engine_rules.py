@@ -184,6 +184,14 @@ def test_messy_tables_fail_every_rule_the_same_way():
             "churned_before_signup", "future_date", "implausible_date", "resolution_too_long",
             "first_response_too_long", "other_currency", "unknown_customer",
             "outside_customer_span"} <= hit
+    got = quality[(quality["rows_flagged"] > 0) & (quality["rule"] != "missing_value")]
+    got = {(r.table, r.rule): (r.rows_flagged, r.rows_quarantined) for r in got.itertuples()}
+    assert {k: v for k, v in got.items() if v != (1, 1)} == {  # worked out by hand
+        ("tickets", "superseded"): (3, 3),  # t1, t2 of the first file; the first t8 copy
+        ("tickets", "resolution_too_long"): (3, 1),  # t5 (future), t6 (2014 typo), t16
+        ("tickets", "unknown_customer"): (3, 2),  # ghost (too slow a reply), c6, c7
+        ("tickets", "outside_customer_span"): (2, 1)}  # t6 before c2's signup, t15 after churn
+    assert len(got) == 25
 
 
 @pytest.mark.parametrize("dedupe", [Dedupe(keep="first"), Dedupe(keep="last", by="updated_at"),
