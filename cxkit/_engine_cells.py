@@ -7,11 +7,12 @@ Spark), so only cells come back:
 
 - **Cells.** An event belongs to the customer it names and to the period
   whose UTC instants hold its timestamp (``start_utc <= t < end_utc``, a join
-  with the client-built period table of :func:`cxkit.periods.period_table`;
-  never the engine's ``date_trunc``). Customers come in as a small table of
-  ``customer_id`` and the customer's position ``cust`` in the sorted customer
-  table (one part of the customers at a time), so each cell comes back keyed by
-  an integer ``cell = cust * n_periods + period_index``, never by text.
+  with the client-built period table of :func:`cxkit.periods.period_table`,
+  whose boundaries are compiled into a balanced tree of comparisons; never the
+  engine's ``date_trunc``). Customers come in as a small table of
+  ``customer_id`` and the customer's position in the sorted customer table
+  (one part of the customers at a time), so each cell comes back keyed by an
+  integer ``cell = position * n_periods + period_index``, never by text.
 - **Ticket cells** (:func:`ticket_cells`): ``ticket_count`` and one column per
   panel exposure, from the registry's declarative aggregations (per-ticket
   quantity, statistic, window) with the panel's no-look-ahead windows: window
@@ -37,15 +38,15 @@ import pandas as pd
 from cxkit import registry
 from cxkit._ticket_quantities import float_literal, ticket_quantity_expr
 
-__all__ = ["customer_memtable", "period_index_expr", "period_end_expr",
-           "ticket_plan",
+__all__ = ["customer_memtable", "period_index_expr", "period_end_expr", "ticket_plan",
            "ticket_cells", "sum_cells", "family_counts", "family_values", "reduce", "group_figures"]
 
 
 def customer_memtable(ids: pd.Series, positions) -> ibis.Table:
-    """The customers of one part: ``customer_id`` (text) and ``cust`` (position, int64)."""
+    """The customers of one part: ``customer_id`` (text) and ``_cx_cust`` (position, int64;
+    a name no export column takes)."""
     return ibis.memtable(pd.DataFrame({"customer_id": np.asarray(ids, dtype=object).astype(str),
-                                       "cust": np.asarray(positions, dtype=np.int64)}))
+                                       "_cx_cust": np.asarray(positions, dtype=np.int64)}))
 
 
 def _lookup(ts, periods: pd.DataFrame, leaves: list):
@@ -92,7 +93,7 @@ def _bucket(table: ibis.Table, time_column: str, periods: pd.DataFrame, customer
     keyed = keyed.mutate(period_index=period_index_expr(ts, periods),
                          **({"end_utc": period_end_expr(ts, periods)} if with_end else {}))
     keyed = keyed.filter(keyed.period_index.notnull())
-    return keyed.mutate(cell=keyed.cust * n_periods + keyed.period_index)
+    return keyed.mutate(cell=keyed._cx_cust * n_periods + keyed.period_index)
 
 
 def reduce(x, statistic):

@@ -396,3 +396,11 @@ def test_nps_from_the_engine_is_the_frames_nps(sample_data, kwargs):
 def test_a_frame_instead_of_the_data_is_one_parameter_error(sample_data):
     with pytest.raises(ParameterError, match="SupportData .* or an engine's data"):
         build_panel(sample_data.tickets)
+
+
+def test_export_columns_named_like_the_engine_s_own_change_nothing(sample_data):
+    """Unmapped export columns may take any name: cust, cell, period_index, end_utc."""
+    odd = {"cust": "x", "cell": 7, "period_index": -1, "end_utc": pd.Timestamp("1999-01-01")}
+    tickets = sample_data.tickets.assign(**odd)
+    engine = _EngineStandIn(dataclasses.replace(sample_data, tickets=tickets))
+    pd.testing.assert_frame_equal(build_panel(engine), build_panel(sample_data))
