@@ -20,9 +20,10 @@ nothing is loaded into memory.
   table name (the file's name for a table of a DuckDB file, as in :mod:`cxkit.io`).
 - Timestamps are naive ``timestamp`` columns holding UTC instants: naive
   source values are wall times in the table's zone (``timezone:``, else the
-  config's), converted with the engine's own time-zone rules;
-  DST-ambiguous wall times are read as standard time and non-existent ones
-  move forward to the change, as in :mod:`cxkit.io`. Unix times are UTC.
+  config's), converted by the zone's IANA rules compiled to comparisons
+  (:func:`to_utc`; the same instants on every backend); DST-ambiguous wall
+  times are read as standard time and non-existent ones move forward to the
+  change, as in :mod:`cxkit.io`. Unix times are UTC.
 
 Each table's unreadable values are counted in one aggregate query, so that a
 column mostly unreadable stops with the same one-line
@@ -221,11 +222,10 @@ def read_engine_table(con, tcfg: TableConfig, *, config: SourceConfig,
 
 @dataclass
 class _Source:
-    """The export as read: text columns (CSV) or typed ones, plus source_row/source_file."""
+    """The export as read (text columns from CSV, typed ones otherwise), with source_row/file."""
 
     table: ir.Table
     label: str  # the file, glob or table named in messages
-    text: bool  # every export column is text read from a CSV file
     files: int = 1
     infer: bool = True  # type unmapped text columns from their values (files, not tables)
 
@@ -245,9 +245,8 @@ def _open(con, tcfg: TableConfig, config: SourceConfig) -> _Source:
                           f"{tcfg.name}); make `tables.{tcfg.name}.path` match one kind.")
     try:
         if all(parquet):
-            return _Source(_read_parquet(con, files, names), label, text=False,
-                           files=len(files))
-        return _Source(_read_csv(con, tcfg, files, names), label, text=True, files=len(files))
+            return _Source(_read_parquet(con, files, names), label, files=len(files))
+        return _Source(_read_csv(con, tcfg, files, names), label, files=len(files))
     except (ConfigError, SourceError):
         raise
     except Exception as exc:  # duckdb raises its own types
@@ -389,7 +388,7 @@ def _open_table(con, tcfg: TableConfig, config: SourceConfig, path: str | None) 
     row = ibis.row_number().over(order_by=[t[c].asc(nulls_first=False) for c in t.columns])
     t = t.mutate(source_row=(row + 1).cast("int64"),
                  source_file=ibis.literal(label, type="string"))
-    return _Source(t, label, text=False, infer=False)
+    return _Source(t, label, infer=False)
 
 
 # --- parsing, typing and reporting -------------------------------------------------------
