@@ -19,9 +19,10 @@ Semantics follow :func:`cxkit.validate.validate_tables` rule by rule:
   then ``source_row`` (a glob's files are read in sorted order). On an engine
   whose string order follows a collation (Postgres), files named alike up to
   case or accents may order differently from Python's.
-- the plausible window's quartiles are exact (``percentile_cont`` /
-  ``percentile``) over the whole column (superseded rows included, as in
-  pandas), computed on epoch seconds; ``plausibility.earliest`` is a wall time
+- the plausible window's quartiles are exact over the whole column
+  (superseded rows included, as in pandas), computed on epoch seconds in
+  bounded memory (:func:`exact_quantiles`: counts per day, then the values
+  of the days holding the quartiles' ranks); ``plausibility.earliest`` is a wall time
   in ``timezone`` and the window's dates are shown there.
 - cross-table rules (``unknown_customer``, ``outside_customer_span``) look at
   every row (superseded ones included, as in pandas; such rows still count
@@ -57,7 +58,7 @@ from cxkit.validate import (
     UNPARSED_VALUES,
 )
 
-__all__ = ["check_tables", "Checked", "RuleCheck", "RULE", "FAILS"]
+__all__ = ["check_tables", "Checked", "RuleCheck", "RULE", "FAILS", "exact_quantiles"]
 
 RULE = "rule"  # first failing rule of a row; null where the row passes
 FAILS = "_fails_"  # prefix of the per-rule boolean columns of a flagged table
@@ -263,17 +264,10 @@ def _window_starts(name: str, t: ibis.Table, dates: list[str], limits: Plausibil
         return {}
     quartiles = {}
     if fence:
-        aggs = {}
-        for i, c in enumerate(dates):
-            seconds = t[c].epoch_seconds().cast("float64")
-            aggs[f"q1_{i}"] = seconds.quantile(0.25)
-            aggs[f"q3_{i}"] = seconds.quantile(0.75)
-        row = t.aggregate(**aggs).to_pandas().iloc[0]
-        for i, c in enumerate(dates):
-            q1, q3 = row[f"q1_{i}"], row[f"q3_{i}"]
-            if pd.notna(q1):
-                quartiles[c] = (pd.Timestamp(round(float(q1) * 1e9)),
-                                pd.Timestamp(round(float(q3) * 1e9)))
+        for c in dates:
+            q = exact_quantiles(t[c].epoch_seconds(), (0.25, 0.75))
+            if q is not None:
+                quartiles[c] = tuple(pd.Timestamp(round(v * 1e9)) for v in q)
     starts = {}
     for c in dates:
         bounds = [earliest] if earliest is not None else []
@@ -283,6 +277,53 @@ def _window_starts(name: str, t: ibis.Table, dates: list[str], limits: Plausibil
         if bounds:
             starts[c] = max(bounds)
     return starts
+
+
+_BIN = 86_400  # the first pass counts values per day-wide bin
+
+
+def exact_quantiles(values: ibis.Value, probs) -> tuple[float, ...] | None:
+    """Exact quantiles of an integer column (linear interpolation, as pandas) in bounded memory.
+
+    An engine's exact quantile aggregate holds every value of its group at
+    once (DuckDB cannot spill it: 1e8 timestamps ran out of memory). Here a
+    first query counts the values per bin of :data:`_BIN` units, the counts
+    locate the bins holding the ranks ``floor((n-1)p)`` and the next one, and a
+    second query fetches only those bins' values. ``None`` when the column
+    has no values.
+    """
+    table = values.as_table()
+    col = table.columns[0]
+    present = table.filter(table[col].notnull())
+    present = present.select(v=present[col], bin=present[col] // _BIN)
+    counts = present.group_by("bin").aggregate(n=present.count()).to_pandas()
+    if counts.empty:
+        return None
+    counts = counts.sort_values("bin", ignore_index=True)
+    ends = counts["n"].cumsum().to_numpy()  # rank after the last value of each bin
+    total = int(ends[-1])
+    ranks = {}
+    for p in probs:
+        pos = (total - 1) * p
+        low = int(pos // 1)
+        ranks[p] = (low, min(low + 1, total - 1), pos - low)
+    needed = sorted({r for low, high, _ in ranks.values() for r in (low, high)})
+    at = {r: int((ends > r).argmax()) for r in needed}  # bin position of each rank
+    bins = sorted({int(counts["bin"].iat[i]) for i in at.values()})
+    chosen = present.filter(present.bin.isin(bins)).select("bin", "v").to_pandas()
+    by_bin = {b: g["v"].sort_values().to_numpy() for b, g in chosen.groupby("bin")}
+
+    def value(rank: int) -> float:
+        i = at[rank]
+        before = int(ends[i - 1]) if i else 0
+        return float(by_bin[int(counts["bin"].iat[i])][rank - before])
+
+    out = []
+    for p in probs:
+        low, high, frac = ranks[p]
+        a, b = value(low), value(high)
+        out.append(a + (b - a) * frac)
+    return tuple(out)
 
 
 def _check_table(name: str, raw: ibis.Table, *, as_of: pd.Timestamp, limits: Plausibility,

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from test_catalogue import ROW_CASES, Case, write_export
 
-from cxkit._engine_rules import FAILS, RULE, check_tables
+from cxkit._engine_rules import FAILS, RULE, check_tables, exact_quantiles
 from cxkit.config import Dedupe, Plausibility, load_config
 from cxkit.exceptions import QuarantineWarning
 from cxkit.io import read_table, sample_config_path
@@ -314,3 +314,21 @@ def test_messy_tables_on_postgres_and_spark(request, backend):
                           dedupe={"tickets": Dedupe(keep="first", by="updated_at"),
                                   "revenue": Dedupe(key=("customer_id", "paid_at"))})
     assert quality["rows_quarantined"].sum() > 15
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_exact_quantiles_equal_pandas_in_bounded_passes(seed):
+    """Day-binned exact quartiles equal pandas' linear quantile (ties, gaps, years before 1970)."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 5000))
+    seconds = np.concatenate([
+        rng.integers(-40 * 365 * 86400, 60 * 365 * 86400, n),   # spread over a century
+        np.repeat(rng.integers(0, 10**9, 3), rng.integers(1, 400, 3)),  # heavy ties
+    ])
+    frame = pd.DataFrame({"s": seconds})
+    table = ibis.duckdb.connect().create_table("q", frame)
+    probs = (0.0, 0.25, 0.5, 0.75, 1.0)
+    got = exact_quantiles(table.s, probs)
+    want = pd.Series(seconds, dtype="float64").quantile(list(probs)).to_numpy()
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
+    assert exact_quantiles(table.filter(table.s < -10**12).s, probs) is None
