@@ -61,6 +61,7 @@ from cxkit._formats import (
     check_delimiter,
     epoch_unit_hint,
     export_files,
+    export_names,
     format_hint,
     snake_case,
     swapped_format,
@@ -482,25 +483,8 @@ class _Reader:
 
     def _rename(self, t: ir.Table) -> dict[str, ir.Value]:
         tcfg = self.tcfg
-        self.export_columns = [c for c in t.columns if c not in RESERVED]
-        for canonical, export in tcfg.columns.items():
-            if export not in t.columns:
-                raise SchemaError(
-                    f"{self.label}: column {export!r} (mapped to {canonical} by "
-                    f"`tables.{tcfg.name}.columns.{canonical}`) not found. Columns in the "
-                    f"export: {', '.join(map(str, self.export_columns[:25]))}. Fix: correct the "
-                    "name in the config (it is case- and space-sensitive).")
-        mapped = {export: canonical for canonical, export in tcfg.columns.items()}
-        names, taken = {}, set(mapped.values()) | set(RESERVED)
-        for col in self.export_columns:
-            if col in mapped:
-                names[col] = mapped[col]
-                continue
-            new = snake_case(col)
-            while new in taken:
-                new += "_export"
-            names[col] = new
-            taken.add(new)
+        self.export_columns, names = export_names(t.columns, tcfg.columns, label=self.label,
+                                                  table=tcfg.name, reserved=RESERVED)
         self.export_of = {new: old for old, new in names.items()}
         cols = {new: t[old] for old, new in names.items()}
         for canonical, export in tcfg.columns.items():  # an export column mapped twice

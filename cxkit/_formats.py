@@ -16,10 +16,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cxkit.exceptions import SourceError
+from cxkit.exceptions import SchemaError, SourceError
 
 __all__ = ["parse_numbers", "parse_epoch", "epoch_unit_hint", "delimiter_hint",
-           "swapped_format", "check_day_month", "format_hint", "snake_case", "export_files",
+           "swapped_format", "check_day_month", "format_hint", "snake_case", "export_names",
+           "export_files",
            "check_delimiter", "NA_VALUES", "TRUE", "FALSE", "STRUCTURAL_SHARE", "OFFSET_PATTERN"]
 
 STRUCTURAL_SHARE = 0.10  # above this share of unparseable values a column is a structural error
@@ -169,6 +170,43 @@ def snake_case(name: str) -> str:
     s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", str(name).strip())
     s = re.sub(r"[^0-9A-Za-z]+", "_", s).strip("_").lower()
     return s or "column"
+
+
+def export_names(columns, mapping: dict, *, label: str, table: str,
+                 reserved=()) -> tuple[list, dict]:
+    """An export's columns and their new names: mapped ones canonical, the rest snake_cased.
+
+    ``mapping`` is the config's ``columns:`` (canonical -> export name). A
+    snake_cased name that a canonical or earlier name already takes gets
+    ``_export`` appended. Returns the export columns (``reserved`` ones left
+    out) and ``{export name: new name}``.
+
+    Raises
+    ------
+    SchemaError
+        A mapped export column is not in the export (one line naming the
+        column, the config key and the export's columns).
+    """
+    export_columns = [c for c in columns if c not in reserved]
+    for canonical, export in mapping.items():
+        if export not in columns:
+            raise SchemaError(
+                f"{label}: column {export!r} (mapped to {canonical} by "
+                f"`tables.{table}.columns.{canonical}`) not found. Columns in the export: "
+                f"{', '.join(map(str, export_columns[:25]))}. Fix: correct the name in the "
+                "config (it is case- and space-sensitive).")
+    mapped = {export: canonical for canonical, export in mapping.items()}
+    names, taken = {}, set(mapped.values()) | set(reserved)
+    for col in export_columns:
+        if col in mapped:
+            names[col] = mapped[col]
+            continue
+        new = snake_case(col)
+        while new in taken:
+            new += "_export"
+        names[col] = new
+        taken.add(new)
+    return export_columns, names
 
 
 def display_name(path: str, base: Path) -> str:

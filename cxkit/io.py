@@ -43,10 +43,10 @@ from cxkit._formats import (
     check_delimiter,
     epoch_unit_hint,
     export_files,
+    export_names,
     format_hint,
     parse_epoch,
     parse_numbers,
-    snake_case,
 )
 from cxkit._pseudonym import pseudonym_key, pseudonymise_ids
 from cxkit.config import (
@@ -329,33 +329,14 @@ def _read_one(path: str, name: str, tcfg: TableConfig) -> pd.DataFrame:
 
 def _rename(frame: pd.DataFrame, ctx: _Context) -> pd.DataFrame:
     tcfg = ctx.tcfg
-    ctx.export_columns = [c for c in frame.columns if c not in RESERVED]
-    for canonical, export in tcfg.columns.items():
-        if export not in frame.columns:
-            raise SchemaError(
-                f"{ctx.label}: column {export!r} (mapped to {canonical} by "
-                f"`tables.{tcfg.name}.columns.{canonical}`) not found. Columns in the export: "
-                f"{', '.join(map(str, ctx.export_columns[:25]))}. Fix: correct the name in the "
-                "config (it is case- and space-sensitive).")
-    mapped = {export: canonical for canonical, export in tcfg.columns.items()}
-    names, taken = {}, set(mapped.values()) | set(RESERVED)
-    for col in frame.columns:
-        if col in RESERVED:
-            continue
-        if col in mapped:
-            names[col] = mapped[col]
-            continue
-        new = snake_case(col)
-        while new in taken:
-            new += "_export"
-        names[col] = new
-        taken.add(new)
+    ctx.export_columns, names = export_names(frame.columns, tcfg.columns, label=ctx.label,
+                                             table=tcfg.name, reserved=RESERVED)
     ctx.export_of = {new: old for old, new in names.items()}
     frame = frame.rename(columns=names)
     # an export column that is mapped twice feeds both canonical columns
     for canonical, export in tcfg.columns.items():
         if canonical not in frame.columns:
-            frame[canonical] = frame[mapped[export]]
+            frame[canonical] = frame[names[export]]
     return frame
 
 
