@@ -416,7 +416,8 @@ def _check_table(name: str, raw: ibis.Table, *, as_of: pd.Timestamp, limits: Pla
     if dates:
         when = ibis.literal(as_of, type="timestamp")
         add("future_date", dates, "date later than as_of", _any([t[c] > when for c in dates]))
-        starts = _window_starts(name, t, dates, limits, zone)
+        # over the table as read: the same values, without the duplicate rules' joins
+        starts = _window_starts(name, raw, dates, limits, zone)
         if starts:
             shown = ", ".join(f"{c} before {_wall(v, zone):%Y-%m-%d}" for c, v in starts.items())
             how = "plausibility.earliest" if name not in EVENT_TABLES else \
