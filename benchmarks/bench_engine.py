@@ -422,8 +422,9 @@ SECTIONS = {
             ("postgres", "1e7", "parquet"), ("spark", "1e7", "parquet")],
     "1e8": [("write_panel", "1e8", "parquet")],
 }
-#: customer parts of write_panel by size (about 250,000 customers a part); --parts overrides
-PARTS = {"1e5": 2, "1e6": 2, "1e7": 4, "1e8": 40}
+#: customer parts of write_panel by size (about 125,000 customers a part at 1e7: two parts are in
+#: memory at a time, one written while the next is built); --parts overrides
+PARTS = {"1e5": 2, "1e6": 2, "1e7": 8, "1e8": 40}
 WAREHOUSES = ("postgres", "spark")
 TIMEOUT_S = {"1e5": 600, "1e6": 1200, "1e7": 2400, "1e8": 5400}
 
@@ -606,8 +607,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip", default="", help="comma-separated runs to leave out, e.g. "
                                                    "postgres,spark")
     parser.add_argument("--parts", type=int, default=0,
-                        help="customer parts of write_panel (default: about 250,000 customers "
-                             "a part)")
+                        help="customer parts of write_panel (default: 8 at 1e7, 40 at 1e8)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--data", choices=SIZES, help=argparse.SUPPRESS)
     parser.add_argument("--format", default="parquet", help=argparse.SUPPRESS)

@@ -176,9 +176,11 @@ def check_tables(tables: dict[str, ibis.Table], *, as_of, plausibility: Plausibi
         Reporting zone: ``plausibility.earliest`` is a wall time there and
         dates in descriptions are shown there (default UTC).
     materialise : callable, optional
-        ``materialise(name, flagged)`` -> table, applied to each flagged table as
+        ``materialise(name, table)`` -> table, applied to each flagged table as
         soon as it is built (customers first), so later tables' cross-table
-        rules read the materialised customers.
+        rules read the materialised customers; also to the small tables of
+        keys that repeat (``<table>_repeats_<n>``), so the duplicate rules
+        count the keys once.
     row_id : str, optional
         A column numbering each table's rows uniquely, in their order: it
         orders the "first kept" rules and is left out of the rules and of
@@ -204,7 +206,7 @@ def check_tables(tables: dict[str, ibis.Table], *, as_of, plausibility: Plausibi
         t, plan = _check_table(name, tables[name], as_of=as_of, limits=limits,
                                currency=currency, dedupe=(dedupe or {}).get(name), zone=zone,
                                known=known_table, customers="customers" in flagged,
-                               row_id=row_id)
+                               row_id=row_id, materialise=materialise)
         flagged[name] = materialise(name, t) if materialise is not None else t
         plans[name] = plan
     return Checked(flagged, plans)
@@ -328,8 +330,8 @@ def exact_quantiles(values: ibis.Value, probs) -> tuple[float, ...] | None:
 
 def _check_table(name: str, raw: ibis.Table, *, as_of: pd.Timestamp, limits: Plausibility,
                  currency: str | None, dedupe: Dedupe | None, zone: str,
-                 known: ibis.Table | None, customers: bool,
-                 row_id: str | None) -> tuple[ibis.Table, TablePlan]:
+                 known: ibis.Table | None, customers: bool, row_id: str | None,
+                 materialise=None) -> tuple[ibis.Table, TablePlan]:
     """One table's flagged expression and its plan (rules in validate.py's order)."""
     t, columns = _with_tracking(raw, row_id)
     spec = columns_of(name)
@@ -338,7 +340,7 @@ def _check_table(name: str, raw: ibis.Table, *, as_of: pd.Timestamp, limits: Pla
     rules: list[RuleCheck] = []
 
     # the rules that keep the first of equal rows: windows over the rows whose key repeats
-    first = _FirstKept(rowkey)
+    first = _FirstKept(rowkey, name=name, materialise=materialise)
     flags = {}
     if dedupe is not None:  # superseded: decided over the whole table, before every other rule
         key = list(dedupe.key) or [ID_COLUMNS[name]]
@@ -486,11 +488,27 @@ class _FirstKept:
     ``row_number()`` over the whole table sorts every row; only rows sharing
     their key with another can be later copies, so the window runs on those
     (found by a grouped count) and the answer is joined back on the row key.
+    The keys that repeat are a small table, counted once per table and key
+    (stored by ``materialise`` when given, so each count reads the table once).
     """
 
-    def __init__(self, rowkey: list[str]) -> None:
+    def __init__(self, rowkey: list[str], *, name: str = "table", materialise=None) -> None:
         self.rowkey = rowkey
         self.names = [f"_cx_row_{i}" for i in range(len(rowkey))]
+        self.name, self.materialise = name, materialise
+        self._repeats: dict[tuple, tuple[ibis.Table, ibis.Table]] = {}
+
+    def repeats(self, t: ibis.Table, key: list[str]) -> ibis.Table:
+        """The values of ``key`` held by more than one row of ``t`` (nulls grouped)."""
+        found = self._repeats.get((id(t), tuple(key)))
+        if found is not None and found[0] is t:
+            return found[1]
+        counts = t.group_by(key).aggregate(_cx_n=t.count())
+        keys = counts.filter(counts["_cx_n"] > 1).select(key)
+        if self.materialise is not None:
+            keys = self.materialise(f"{self.name}_repeats_{len(self._repeats)}", keys)
+        self._repeats[(id(t), tuple(key))] = (t, keys)
+        return keys
 
     def later(self, t: ibis.Table, *, key: list[str], partition: list[str], ranking=None,
               nulls: bool = False) -> ibis.Table:
@@ -499,8 +517,7 @@ class _FirstKept:
         Rows with a missing key value count as repeating when ``nulls`` (pandas
         compares missing values as equal), else never.
         """
-        counts = t.group_by(key).aggregate(_cx_n=t.count())
-        candidates = t.semi_join(counts.filter(counts["_cx_n"] > 1), key)
+        candidates = t.semi_join(self.repeats(t, key), key)
         if nulls:
             candidates = candidates.union(t.filter(_any([t[k].isnull() for k in key])))
         c = candidates

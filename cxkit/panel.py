@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -284,10 +285,12 @@ def write_panel(data, folder, *, parts: int, period: str = "M", horizon: int = 1
     """Build the panel in ``parts`` pieces of customers and write each as a Parquet file.
 
     For panels larger than memory: pieces come from :func:`iter_panel` and
-    are written one at a time as ``folder/part-00000.parquet``, ... (read
-    them back in order, e.g. with ``pandas.read_parquet(folder)``, for the
-    whole panel sorted by customer and period). The panel's ``attrs`` are
-    stored in each file's metadata (pandas keeps them).
+    are written as ``folder/part-00000.parquet``, ... (read them back in
+    order, e.g. with ``pandas.read_parquet(folder)``, for the whole panel
+    sorted by customer and period). A piece is written while the next one is
+    built, so two pieces are in memory at a time: choose ``parts`` for that.
+    The panel's ``attrs`` are stored in each file's metadata (pandas keeps
+    them).
 
     Parameters
     ----------
@@ -314,13 +317,19 @@ def write_panel(data, folder, *, parts: int, period: str = "M", horizon: int = 1
                              "empty or new folder.")
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for k, piece in enumerate(iter_panel(
-            data, parts=parts, period=period, horizon=horizon, lookback=lookback, start=start,
-            end=end, memory_limit=memory_limit, threads=threads)):
-        path = folder / f"part-{k:05d}.parquet"
-        piece.to_parquet(path, index=False)
-        written.append(path)
-        del piece
+    pending = None  # the previous piece's write, running while this piece is built
+    with ThreadPoolExecutor(max_workers=1) as writer:
+        for k, piece in enumerate(iter_panel(
+                data, parts=parts, period=period, horizon=horizon, lookback=lookback,
+                start=start, end=end, memory_limit=memory_limit, threads=threads)):
+            if pending is not None:
+                pending.result()  # raises the write's error; frees the previous piece
+            path = folder / f"part-{k:05d}.parquet"
+            pending = writer.submit(piece.to_parquet, path, index=False)
+            written.append(path)
+            del piece
+        if pending is not None:
+            pending.result()
     return written
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from pathlib import Path
 
 import ibis
 import numpy as np
@@ -258,6 +259,21 @@ def test_parts_concatenate_to_the_panel(sample_data, tmp_path, monkeypatch):
     pd.testing.assert_frame_equal(back, whole, check_dtype=False)
     with pytest.raises(ParameterError, match="already holds"):
         write_panel(engine, tmp_path / "panel", parts=2)
+
+
+def test_a_failed_part_write_stops_write_panel(sample_data, tmp_path, monkeypatch):
+    """Parts are written in a thread while the next is built; a failed write is raised,
+    not lost, and no later part is started after it."""
+    written = []
+
+    def to_parquet(frame, path, **kwargs):
+        written.append(Path(path).name)
+        if len(written) == 2:
+            raise OSError(28, "No space left on device")
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", to_parquet)
+    with pytest.raises(OSError, match="No space left"):
+        write_panel(sample_data, tmp_path / "panel", parts=4, period="Q")
+    assert written == ["part-00000.parquet", "part-00001.parquet"]
 
 
 def test_frames_parts_concatenate_to_the_panel(sample_data):
