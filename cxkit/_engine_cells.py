@@ -258,7 +258,8 @@ def group_figures(table: ibis.Table, keys: dict, values: dict, specs: dict) -> p
         Indexed by the keys (a MultiIndex for several), ``n_rows`` and one
         float64 column per spec; one row per group with rows.
     """
-    t = table.select(**keys, **{f"v{i}": v for i, v in enumerate(values.values())})
+    selected = {**keys, **{f"v{i}": v for i, v in enumerate(values.values())}}
+    t = table.select(**selected) if selected else table  # only counted: no column needed
     column = {name: f"v{i}" for i, name in enumerate(values)}
     figures = {"n_rows": t.count().cast("float64"),
                **{out: reduce(t[column[src]], how) for out, (src, how) in specs.items()}}

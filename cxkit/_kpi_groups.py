@@ -260,3 +260,45 @@ def engine_figures(data, *, values: dict, specs: dict, time_col, period, by, tab
         grouped.index = pd.MultiIndex.from_frame(index) if len(names) > 1 else pd.Index(
             index["period"], name="period")
     return fill_groups(grouped, names, levels, specs), names
+
+
+def is_engine(data) -> bool:
+    """An engine's data (``EngineData``): tables the engine groups, not frames."""
+    return not isinstance(data, (SupportData, pd.DataFrame)) and hasattr(data, "table")
+
+
+def event_table(data, table: str, columns, kpi: str):
+    """The ``table`` of frames or of an engine (an Ibis table), its customers (a frame, or
+    None for a bare table) and the check that it has ``columns``; the frames' errors."""
+    if is_engine(data):
+        df, customers = data.table(table), data.customers
+        if df is None:
+            frames(SupportData(customers=customers), table)  # the same error
+    else:
+        df, customers = frames(data, table)
+    require(df, columns, table, kpi)
+    return df, customers
+
+
+def count_groups(data, df, customers, *, time_col, period, by, table,
+                 kpi) -> tuple[pd.DataFrame, list]:
+    """Rows of ``table`` per group (``n_rows``) on every combination of levels, counted by
+    pandas (``df`` and ``customers`` from :func:`event_table`) or by the engine; returns
+    the table and its key columns."""
+    if is_engine(data):
+        return engine_figures(data, values={}, specs={}, time_col=time_col, period=period,
+                              by=by, table=table, kpi=kpi)
+    frame, keys, levels = grouping(df, customers, time_col=time_col, period=period, by=by,
+                                   table=table, kpi=kpi)
+    return aggregate_groups(frame, keys, levels, {}), keys
+
+
+def event_span(data, df, time_col: str) -> tuple:
+    """First and last ``time_col`` of ``df`` (a frame, or an engine's table of UTC instants
+    shown in the reporting zone); NaT without values."""
+    if not is_engine(data):
+        return df[time_col].min(), df[time_col].max()
+    found = df.aggregate(lo=df[time_col].min(), hi=df[time_col].max()).to_pandas()
+    lo, hi = utc_to_local(found.iloc[0].to_numpy(), data.timezone).tolist()
+    return pd.Timestamp(lo), pd.Timestamp(hi)
+

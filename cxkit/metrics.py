@@ -27,10 +27,14 @@ from cxkit._kpi_groups import (
     active_counts,
     aggregate_groups,
     as_by,
+    count_groups,
     engine_figures,
-    frames,
+    event_span,
+    event_table,
+    fill_groups,
     group_labels,
     grouping,
+    is_engine,
     require,
 )
 from cxkit.availability import adapts
@@ -110,20 +114,9 @@ def _engine_ticket_values(t, specs: dict, declared=(), *, timezone: str) -> tupl
     return values, missing
 
 
-def _is_engine(data) -> bool:
-    """An engine's data (``EngineData``): tables the engine groups, not frames."""
-    return not isinstance(data, (SupportData, pd.DataFrame)) and hasattr(data, "table")
-
-
 def _ticket_kpis(data, *, outputs, period, by, q=0.9, strict=True, kpi="support KPIs"):
-    engine = _is_engine(data)
-    if engine:  # an engine's data: the engine groups, only the figures come back
-        tickets = data.table("tickets")
-        if tickets is None:
-            frames(SupportData(customers=data.customers), "tickets")  # the same error
-    else:
-        tickets, customers = frames(data, "tickets")
-    require(tickets, ["created_at"], "tickets", kpi)
+    engine = is_engine(data)  # an engine's data: the engine groups, only figures come back
+    tickets, customers = event_table(data, "tickets", ["created_at"], kpi)
     declared = data.metrics if not isinstance(data, pd.DataFrame) and outputs is None else ()
     specs = _ticket_specs(q, declared)
     specs = {o: s for o, s in specs.items() if outputs is None or o in outputs}
@@ -404,11 +397,8 @@ def nps(data, *, period=None, by=None, alpha: float = 0.05) -> pd.DataFrame:
     ParameterError
         ``alpha`` is not in (0, 1), or another argument is not allowed.
     """
-    engine = _is_engine(data)
-    surveys, customers = (data.table("surveys"), None) if engine else frames(data, "surveys")
-    if surveys is None:
-        frames(SupportData(customers=data.customers), "surveys")  # the same error
-    require(surveys, ["nps"], "surveys", "NPS")
+    engine = is_engine(data)
+    surveys, customers = event_table(data, "surveys", ["nps"], "NPS")
     if not 0 < alpha < 1:
         raise ParameterError(f"alpha={alpha!r} must be between 0 and 1, e.g. 0.05.")
     specs = {"n_responses": ("score", "count"), "p_pro": ("pro", "mean"),
@@ -442,7 +432,7 @@ def nps(data, *, period=None, by=None, alpha: float = 0.05) -> pd.DataFrame:
 
 
 @adapts
-def contact_rate(data: SupportData, *, period="M", by=None) -> pd.DataFrame:
+def contact_rate(data, *, period="M", by=None) -> pd.DataFrame:
     """Contact rate: tickets per active customer per period.
 
     ``contact_rate = n_tickets / n_active_customers``. A customer is active in
@@ -456,8 +446,10 @@ def contact_rate(data: SupportData, *, period="M", by=None) -> pd.DataFrame:
 
     Parameters
     ----------
-    data : SupportData
-        Needs ``customers`` (``signup_at``, optional ``churned_at``) and ``tickets``.
+    data : SupportData or EngineData
+        Needs ``customers`` (``signup_at``, optional ``churned_at``) and
+        ``tickets``; an engine's data (:func:`cxkit.open_source`) has its
+        tickets counted by the engine.
     period : {"W", "M", "Q"} or None, default "M"
     by : str or list of str, optional
         As in :func:`compute_kpis`.
@@ -472,33 +464,35 @@ def contact_rate(data: SupportData, *, period="M", by=None) -> pd.DataFrame:
     SchemaError
         No tickets table, or customers lack ``signup_at``.
     ParameterError
-        ``data`` is not a SupportData, or another argument is not allowed.
+        ``data`` is a bare table, or another argument is not allowed.
     """
-    if not isinstance(data, SupportData):
-        raise ParameterError("contact_rate needs the whole SupportData (tickets and customers), "
-                             f"got {type(data).__name__}.")
-    tickets, customers = frames(data, "tickets")
+    if not (isinstance(data, SupportData) or is_engine(data)):
+        raise ParameterError("contact_rate needs the whole data (tickets and customers: a "
+                             "SupportData or cxkit.open_source's data), got "
+                             f"{type(data).__name__}.")
+    tickets, customers = event_table(data, "tickets", ["created_at"], "contact rate")
     require(customers, ["customer_id", "signup_at"], "customers", "contact rate")
-    require(tickets, ["created_at"], "tickets", "contact rate")
-    frame, keys, levels = grouping(tickets, customers, time_col="created_at", period=period,
-                                    by=by, table="tickets", kpi="contact rate")
+    t, keys = count_groups(data, tickets, customers, time_col="created_at", period=period,
+                           by=by, table="tickets", kpi="contact rate")
     cust_keys = [k for k in keys if k in CUSTOMER_KEYS]
-    for k in cust_keys:  # a segment without tickets still has a contact rate of 0
-        levels[k] = sorted(set(levels[k]) | set(group_labels(customers[k])))
+    if cust_keys:  # a segment without tickets still has a contact rate of 0
+        levels = {k: sorted(t[k].unique()) for k in keys}
+        for k in cust_keys:
+            levels[k] = sorted(set(levels[k]) | set(group_labels(customers[k])))
+        t = fill_groups(t.set_index(keys), keys, levels, {})
+    t = t.rename(columns={"n_rows": "n_tickets"})
     if period is None:
-        created = tickets["created_at"]
-        starts, ends = [created.min()], [created.max()]
-        frame, keys, levels = frame.assign(period=0), [*keys, "period"], {**levels, "period": [0]}
+        first, last = event_span(data, tickets, "created_at")
+        starts, ends = [first], [last]
+        t, keys = t.assign(period=0), [*keys, "period"]
     else:
-        periods = pd.DatetimeIndex(levels["period"]).to_period(pandas_freq(period))
+        periods = pd.DatetimeIndex(sorted(t["period"].unique())).to_period(pandas_freq(period))
         starts, ends = periods.start_time, (periods + 1).start_time
-    t = aggregate_groups(frame, keys, levels, {}).rename(columns={"n_rows": "n_tickets"})
-    if period is None and not len(tickets):
-        active = pd.DataFrame({"n_active_customers": [0]})
+    if period is None and not t["n_tickets"].sum():
         t = t.assign(n_active_customers=0)
     else:
         active = active_counts(customers, cust_keys=cust_keys, starts=starts, ends=ends,
-                                inclusive_end=period is None)
+                               inclusive_end=period is None)
         if period is None:
             active["period"] = 0
         t = t.merge(active, on=[*cust_keys, "period"], how="left")
@@ -509,14 +503,13 @@ def contact_rate(data: SupportData, *, period="M", by=None) -> pd.DataFrame:
 
 
 def _mix(data, column: str, *, period, by, kpi: str) -> pd.DataFrame:
-    tickets, customers = frames(data, "tickets")
-    require(tickets, [column], "tickets", kpi)
+    tickets, customers = event_table(data, "tickets", [column], kpi)
     by = as_by(by)
     if column in by:
         raise ParameterError(f"{kpi} is already split by {column!r}; drop it from `by`.")
-    frame, keys, levels = grouping(tickets, customers, time_col="created_at", period=period,
-                                    by=[*by, column], table="tickets", kpi=kpi)
-    t = aggregate_groups(frame, keys, levels, {}).rename(columns={"n_rows": "n_tickets"})
+    t, keys = count_groups(data, tickets, customers, time_col="created_at", period=period,
+                           by=[*by, column], table="tickets", kpi=kpi)
+    t = t.rename(columns={"n_rows": "n_tickets"})
     outer = [k for k in keys if k != column]
     total = t.groupby(outer, sort=False)["n_tickets"].transform("sum") if outer else \
         t["n_tickets"].sum()

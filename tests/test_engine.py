@@ -215,6 +215,11 @@ def test_duckdb_engine_path_equals_the_pandas_path_on_exports_of_other_shapes(co
         fetched = data.to_support_data()
         if "tickets" in tables:
             pd.testing.assert_frame_equal(_panel(data), _panel(reference))
+            for kpi, kwargs in ((cx.metrics.contact_rate, {"by": "plan"}),
+                                (cx.metrics.channel_mix, {"period": "M"})):
+                got = _quiet(kpi, data, **kwargs)
+                pd.testing.assert_frame_equal(got, _quiet(kpi, reference, **kwargs))
+                assert got["n_tickets"].sum() == len(reference.tickets)
     pd.testing.assert_frame_equal(fetched.quality, reference.quality)
     for name in tables:
         pd.testing.assert_frame_equal(getattr(fetched, name), getattr(reference, name))

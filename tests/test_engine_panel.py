@@ -20,6 +20,7 @@ import cxkit
 import cxkit.panel as panel_module
 from cxkit import _ticket_quantities as tq
 from cxkit import metrics, periods
+from cxkit.availability import Missing
 from cxkit.exceptions import ParameterError
 from cxkit.panel import build_panel, iter_panel, write_panel
 from cxkit.synth import make_sample
@@ -387,6 +388,45 @@ def test_sample_kpis_from_the_engine_are_the_frames_kpis(sample_data, kwargs):
     got = cxkit.compute_kpis(_EngineStandIn(sample_data), **kwargs)
     pd.testing.assert_frame_equal(got, expected)
     assert got.attrs == expected.attrs
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"period": None}, {"period": "Q", "by": "segment"},
+                                    {"period": None, "by": ["plan", "channel"]},
+                                    {"period": "W", "by": "reason"}])
+def test_contact_rate_from_the_engine_is_the_frames_contact_rate(sample_data, kwargs):
+    got = metrics.contact_rate(_EngineStandIn(sample_data), **kwargs)
+    pd.testing.assert_frame_equal(got, metrics.contact_rate(sample_data, **kwargs))
+    assert got["n_tickets"].sum() == len(sample_data.tickets)
+    assert got["n_active_customers"].gt(0).all()
+
+
+@pytest.mark.parametrize("mix", [metrics.channel_mix, metrics.reason_mix])
+@pytest.mark.parametrize("kwargs", [{}, {"period": "M"}, {"period": "Q", "by": "segment"}])
+def test_channel_and_reason_mix_from_the_engine_are_the_frames_mix(sample_data, mix, kwargs):
+    got = mix(_EngineStandIn(sample_data), **kwargs)
+    pd.testing.assert_frame_equal(got, mix(sample_data, **kwargs))
+    assert got["n_tickets"].sum() == len(sample_data.tickets)
+
+
+def test_contact_rate_and_mix_of_an_engine_in_a_zone_and_without_segment_agree():
+    """A minimal export (no segment) without a reason column, read in New York: the period
+    bounds are the reporting zone's, a column the data lack is the frames' error."""
+    data, _ = make_sample(n_customers=300, months=14, seed=5, variant="minimal")
+    local, utc = _in_zone(data, "America/New_York")
+    local = dataclasses.replace(local, tickets=local.tickets.drop(columns="reason"))
+    utc = {**utc, "tickets": utc["tickets"].drop(columns="reason")}
+    engine = _EngineStandIn(local, utc=utc)
+    for kwargs in ({"period": "M", "by": "plan"}, {"period": None}, {"period": "W"}):
+        pd.testing.assert_frame_equal(metrics.contact_rate(engine, **kwargs),
+                                      metrics.contact_rate(local, **kwargs))
+    pd.testing.assert_frame_equal(metrics.channel_mix(engine, period="M"),
+                                  metrics.channel_mix(local, period="M"))
+    for absent in (lambda d: metrics.contact_rate(d, by="segment"), metrics.reason_mix):
+        note = absent(engine)  # a note on what is missing (cxkit.availability), as the frames'
+        assert isinstance(note, Missing) and note == absent(local)
+        assert "'segment'" in note.sentence or "'reason'" in note.sentence
+    with pytest.raises(ParameterError, match="whole data"):
+        metrics.contact_rate(local.tickets)
 
 
 def test_kpis_in_a_zone_with_clock_changes_and_of_a_variant_agree():
