@@ -267,13 +267,18 @@ def is_engine(data) -> bool:
     return not isinstance(data, (SupportData, pd.DataFrame)) and hasattr(data, "table")
 
 
-def event_table(data, table: str, columns, kpi: str):
+def event_table(data, table: str, columns, kpi: str, *, customers: bool = False):
     """The ``table`` of frames or of an engine (an Ibis table), its customers (a frame, or
-    None for a bare table) and the check that it has ``columns``; the frames' errors."""
+    None for a bare table) and the check that it has ``columns``; the frames' errors.
+
+    An engine's customers are fetched only when asked for (``customers=True``):
+    the engine joins them itself for ``by`` columns.
+    """
     if is_engine(data):
-        df, customers = data.table(table), data.customers
+        df = data.table(table)
         if df is None:
-            frames(SupportData(customers=customers), table)  # the same error
+            frames(SupportData(customers=data.customers), table)  # the same error
+        customers = data.customers if customers else None
     else:
         df, customers = frames(data, table)
     require(df, columns, table, kpi)

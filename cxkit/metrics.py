@@ -470,7 +470,8 @@ def contact_rate(data, *, period="M", by=None) -> pd.DataFrame:
         raise ParameterError("contact_rate needs the whole data (tickets and customers: a "
                              "SupportData or cxkit.open_source's data), got "
                              f"{type(data).__name__}.")
-    tickets, customers = event_table(data, "tickets", ["created_at"], "contact rate")
+    tickets, customers = event_table(data, "tickets", ["created_at"], "contact rate",
+                                     customers=True)
     require(customers, ["customer_id", "signup_at"], "customers", "contact rate")
     t, keys = count_groups(data, tickets, customers, time_col="created_at", period=period,
                            by=by, table="tickets", kpi="contact rate")
