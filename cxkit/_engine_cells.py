@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from cxkit import registry
+from cxkit._engine_time import pick
 from cxkit._ticket_quantities import float_literal, ticket_quantity_expr
 
 __all__ = ["customer_memtable", "period_index_expr", "period_end_expr", "ticket_plan",
@@ -51,21 +52,14 @@ def customer_memtable(ids: pd.Series, positions) -> ibis.Table:
 
 def _lookup(ts, periods: pd.DataFrame, leaves: list):
     """``leaves[i]`` for the period ``i`` holding UTC instant ``ts`` (NULL outside the window):
-    the period table's boundaries compiled into a balanced tree of comparisons, so a lookup
-    takes ``log2(periods)`` steps, with no sort and no range join (the engine streams)."""
-    starts = [ibis.literal(pd.Timestamp(v).to_pydatetime(), type="timestamp")
-              for v in periods["start_utc"]]
-    stop = ibis.literal(pd.Timestamp(periods["end_utc"].iloc[-1]).to_pydatetime(),
-                        type="timestamp")
-
-    def tree(lo: int, hi: int):
-        if hi - lo == 1:
-            return leaves[lo]
-        mid = (lo + hi) // 2
-        return (ts < starts[mid]).ifelse(tree(lo, mid), tree(mid, hi))
-
-    inside = (ts >= starts[0]) & (ts < stop)
-    return inside.ifelse(tree(0, len(starts)), ibis.null(leaves[0].type()))
+    the period table's boundaries as a tree of comparisons (:func:`cxkit._engine_time.pick`),
+    so a lookup takes ``log2(periods)`` steps, with no sort and no range join (the engine
+    streams)."""
+    def instant(v):
+        return ibis.literal(pd.Timestamp(v).to_pydatetime(), type="timestamp")
+    starts = list(periods["start_utc"])
+    inside = (ts >= instant(starts[0])) & (ts < instant(periods["end_utc"].iloc[-1]))
+    return inside.ifelse(pick(ts, starts, leaves), ibis.null(leaves[0].type()))
 
 
 def period_index_expr(ts, periods: pd.DataFrame):

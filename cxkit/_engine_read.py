@@ -21,7 +21,7 @@ nothing is loaded into memory.
 - Timestamps are naive ``timestamp`` columns holding UTC instants: naive
   source values are wall times in the table's zone (``timezone:``, else the
   config's), converted by the zone's IANA rules compiled to comparisons
-  (:func:`to_utc`; the same instants on every backend); DST-ambiguous wall
+  (:func:`cxkit._engine_time.to_utc`; the same instants on every backend); DST-ambiguous wall
   times are read as standard time and non-existent ones move forward to the
   change, as in :mod:`cxkit.io`. Unix times are UTC.
 
@@ -38,7 +38,6 @@ for derived columns (a second query then counts their unreadable inputs).
 from __future__ import annotations
 
 import csv
-import functools
 import hashlib
 import os
 from dataclasses import dataclass, field
@@ -46,10 +45,10 @@ from dataclasses import dataclass, field
 import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
-import numpy as np
 import pandas as pd
 
 from cxkit._derive import UnreadableExpr, compile_expression
+from cxkit._engine_time import to_utc
 from cxkit._formats import (
     FALSE,
     MIN_SWAPPED,
@@ -72,7 +71,7 @@ from cxkit.exceptions import ConfigError, SchemaError, SourceError
 from cxkit.schema import TABLES, columns_of
 from cxkit.validate import UNPARSED, UNPARSED_VALUES
 
-__all__ = ["read_engine_table", "to_utc", "local_time", "zone_changes"]
+__all__ = ["read_engine_table"]
 
 #: read_options the engine's CSV reader honours (others: a ConfigError saying what to do).
 CSV_OPTIONS = ("delimiter", "sep", "decimal", "thousands", "encoding", "quotechar", "escapechar")
@@ -99,84 +98,6 @@ def _wall(zone: str, ts: dt.Timestamp(timezone="UTC")) -> dt.Timestamp():
 @ibis.udf.scalar.builtin(name="try_strptime")
 def _try_strptime(text: str, fmt: str) -> dt.Timestamp():
     """DuckDB ``try_strptime``: NULL where the text does not match the format."""
-
-
-# --- time zones: the zone's rules as a table of changes, compiled to comparisons ---------
-
-ZONE_YEARS = (1970, 2100)  # changes of offset within these years are followed
-
-
-@functools.lru_cache(maxsize=64)
-def zone_changes(zone: str) -> tuple[tuple[pd.Timestamp, int, int], ...]:
-    """The offset changes of ``zone``: (UTC instant, seconds before, seconds after).
-
-    Found from the IANA rules pandas applies (daily offsets, then the minute of
-    each change), for the years of :data:`ZONE_YEARS`; earlier and later
-    values keep the first and last offsets.
-    """
-    first, last = ZONE_YEARS
-    days = pd.date_range(f"{first}-01-01", f"{last}-12-31", freq="D", tz="UTC")
-    naive = days.tz_localize(None)
-    offsets = ((days.tz_convert(zone).tz_localize(None) - naive).total_seconds()).astype(int)
-    changes = []
-    for k in np.nonzero(offsets[1:] != offsets[:-1])[0]:
-        minutes = pd.date_range(days[k], days[k + 1], freq="min")
-        off = ((minutes.tz_convert(zone).tz_localize(None) - minutes.tz_localize(None))
-               .total_seconds()).astype(int)
-        j = int(np.argmax(off != off[0]))
-        changes.append((minutes[j].tz_localize(None), int(off[0]), int(off[j])))
-    if not changes:
-        changes.append((naive[0], int(offsets[0]), int(offsets[0])))
-    return tuple(changes)
-
-
-def _pick(value, starts: list, leaves: list):
-    """``leaves[i]`` for the last ``starts[i] <= value`` (``leaves[0]`` before all): a
-    balanced tree of comparisons, log2(len) per value."""
-    def pick(lo, hi):
-        if lo == hi:
-            return leaves[lo]
-        mid = (lo + hi + 1) // 2
-        return ibis.ifelse(value >= ibis.literal(starts[mid].to_pydatetime(), type="timestamp"),
-                           pick(mid, hi), pick(lo, mid - 1))
-    return ibis.ifelse(value.isnull(), ibis.null(dt.Timestamp()), pick(0, len(leaves) - 1))
-
-
-def local_time(instant: ir.TimestampValue, zone: str) -> ir.TimestampValue:
-    """Naive UTC instants -> naive wall times in ``zone`` (comparisons, any engine)."""
-    if zone == "UTC":
-        return instant
-    changes = zone_changes(zone)
-    starts = [None] + [t for t, _b, _a in changes]
-    leaves = [instant + ibis.interval(seconds=changes[0][1])] + \
-        [instant + ibis.interval(seconds=a) for _t, _b, a in changes]
-    return _pick(instant, starts, leaves)
-
-
-def to_utc(wall: ir.TimestampValue, zone: str) -> ir.TimestampValue:
-    """Naive wall times in ``zone`` -> naive UTC instants (comparisons, any engine).
-
-    A wall time that exists twice (clocks set back) is read as standard time
-    (the offset after the change); one that does not exist (clocks set
-    forward) becomes the instant of the change, as pandas'
-    ``ambiguous=False, nonexistent="shift_forward"`` does. (Where a change
-    does not start on a whole hour, as on Lord Howe and the Chatham Islands,
-    pandas moves such a time to the next whole wall hour instead; here it is
-    the change.) No time-zone function of the engine is used: the zone's
-    changes (:func:`zone_changes`) become a tree of comparisons, so every
-    backend gives the same instants.
-    """
-    if zone == "UTC":
-        return wall
-    changes = zone_changes(zone)
-    starts, leaves = [None], [wall - ibis.interval(seconds=changes[0][1])]
-    for t, before, after in changes:
-        if after > before:  # the wall times [t + before, t + after) do not exist
-            starts.append(t + pd.Timedelta(seconds=before))
-            leaves.append(ibis.literal(t.to_pydatetime(), type="timestamp"))
-        starts.append(t + pd.Timedelta(seconds=after))
-        leaves.append(wall - ibis.interval(seconds=after))
-    return _pick(wall, starts, leaves)
 
 
 # --- reading -----------------------------------------------------------------------------

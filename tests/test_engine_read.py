@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 from test_formats import EUROPEAN_CONFIG, write_european_export
 
-from cxkit._engine_read import local_time, read_engine_table, to_utc
+from cxkit._engine_read import read_engine_table
+from cxkit._engine_time import local_time, to_utc
 from cxkit.config import SourceConfig, TableConfig, load_config, sample_config_path
 from cxkit.exceptions import ConfigError, SchemaError, SourceError
 from cxkit.io import read_table
