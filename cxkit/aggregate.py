@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import tempfile
 from collections.abc import Iterable, Iterator
 
@@ -22,11 +21,11 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from cxkit.config import is_size
 from cxkit.exceptions import ParameterError, ResourceError
 
 __all__ = ["check_settings", "connect", "run_query_slices", "panel_ticket_sql"]
 
-_MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", re.IGNORECASE)
 
 
 def check_settings(*, memory_limit: str, threads: int | None) -> int:
@@ -37,7 +36,7 @@ def check_settings(*, memory_limit: str, threads: int | None) -> int:
     ParameterError
         ``memory_limit`` is not a size or ``threads`` is not a positive integer.
     """
-    if not isinstance(memory_limit, str) or not _MEMORY.match(memory_limit):
+    if not is_size(memory_limit):
         raise ParameterError(
             f"memory_limit={memory_limit!r} is not a size: pass a number with a unit, "
             "e.g. memory_limit='4GB' or '512MB'.")

@@ -93,7 +93,7 @@ from cxkit.schema import TABLES
 
 __all__ = ["SourceConfig", "TableConfig", "EngineConfig", "load_config", "parse_expression",
            "evaluate_expression", "FUNCTIONS", "BACKENDS", "expand_env", "resolve_as_of",
-           "sample_config_path"]
+           "sample_config_path", "is_size"]
 
 TOP_KEYS = ("currency", "timezone", "as_of", "tables", "base_dir", "churn", "metrics",
             "plausibility", "pseudonymise", "engine")
@@ -103,6 +103,7 @@ ENGINE_KEYS = ("backend", "connection", "memory_limit", "threads", "temp_directo
 BACKENDS = {"duckdb": None, "postgres": "postgres", "pyspark": "spark", "snowflake": "snowflake",
             "bigquery": "bigquery", "databricks": "databricks", "trino": "trino"}
 DUCKDB_ONLY = ("memory_limit", "threads", "temp_directory", "max_temp_directory_size")
+_SIZE = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", re.IGNORECASE)
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # a URL's password (scheme://user:password@host) or a secret-looking query parameter
 _URL_SECRET = re.compile(r"://[^/@:]*:([^/@]+)@")
@@ -362,6 +363,12 @@ def expand_env(text: str, *, where: str = "engine.connection") -> str:
     return _ENV_REF.sub(value, text)
 
 
+def is_size(value: Any) -> bool:
+    """Whether ``value`` is a memory or disk size DuckDB takes: a number and a unit
+    (``"4GB"``, ``"512MB"``, ``"1.5GiB"``)."""
+    return isinstance(value, str) and _SIZE.match(value) is not None
+
+
 def _engine(value: Any, where: str) -> EngineConfig | None:
     if value is None:
         return None
@@ -398,8 +405,7 @@ def _engine(value: Any, where: str) -> EngineConfig | None:
     sizes = {}
     for key in ("memory_limit", "max_temp_directory_size"):
         size = spec.get(key)
-        if size is not None and (not isinstance(size, str) or not re.fullmatch(
-                r"\s*\d+(\.\d+)?\s*[KMGT]?i?B\s*", size, re.IGNORECASE)):
+        if size is not None and not is_size(size):
             raise ConfigError(f"{at}.{key} {size!r} is not a size; write a number with a "
                               "unit, e.g. \"4GB\" or \"512MB\".")
         sizes[key] = size.strip() if size else None
