@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from cxkit._engine_cells import group_figures, period_index_expr
-from cxkit.data import SupportData
+from cxkit.data import SupportData, is_engine_data
 from cxkit.exceptions import MissingDataError, ParameterError
 from cxkit.periods import check_period, pandas_freq, period_number, period_table, utc_to_local
 
@@ -262,11 +262,6 @@ def engine_figures(data, *, values: dict, specs: dict, time_col, period, by, tab
     return fill_groups(grouped, names, levels, specs), names
 
 
-def is_engine(data) -> bool:
-    """An engine's data (``EngineData``): tables the engine groups, not frames."""
-    return not isinstance(data, (SupportData, pd.DataFrame)) and hasattr(data, "table")
-
-
 def event_table(data, table: str, columns, kpi: str, *, customers: bool = False):
     """The ``table`` of frames or of an engine (an Ibis table), its customers (a frame, or
     None for a bare table) and the check that it has ``columns``; the frames' errors.
@@ -274,7 +269,7 @@ def event_table(data, table: str, columns, kpi: str, *, customers: bool = False)
     An engine's customers are fetched only when asked for (``customers=True``):
     the engine joins them itself for ``by`` columns.
     """
-    if is_engine(data):
+    if is_engine_data(data):
         df = data.table(table)
         if df is None:
             frames(SupportData(customers=data.customers), table)  # the same error
@@ -290,7 +285,7 @@ def count_groups(data, df, customers, *, time_col, period, by, table,
     """Rows of ``table`` per group (``n_rows``) on every combination of levels, counted by
     pandas (``df`` and ``customers`` from :func:`event_table`) or by the engine; returns
     the table and its key columns."""
-    if is_engine(data):
+    if is_engine_data(data):
         return engine_figures(data, values={}, specs={}, time_col=time_col, period=period,
                               by=by, table=table, kpi=kpi)
     frame, keys, levels = grouping(df, customers, time_col=time_col, period=period, by=by,
@@ -301,7 +296,7 @@ def count_groups(data, df, customers, *, time_col, period, by, table,
 def event_span(data, df, time_col: str) -> tuple:
     """First and last ``time_col`` of ``df`` (a frame, or an engine's table of UTC instants
     shown in the reporting zone); NaT without values."""
-    if not is_engine(data):
+    if not is_engine_data(data):
         return df[time_col].min(), df[time_col].max()
     found = df.aggregate(lo=df[time_col].min(), hi=df[time_col].max()).to_pandas()
     lo, hi = utc_to_local(found.iloc[0].to_numpy(), data.timezone).tolist()

@@ -13,7 +13,7 @@ from functools import cached_property
 
 import pandas as pd
 
-__all__ = ["SupportData", "fingerprint_frames"]
+__all__ = ["SupportData", "fingerprint_frames", "is_engine_data"]
 
 
 @dataclass(frozen=True)
@@ -93,3 +93,12 @@ def fingerprint_frames(frames: dict[str, pd.DataFrame | None]) -> str:
         h.update(",".join(map(str, df.columns)).encode())
         h.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
     return h.hexdigest()[:16]
+
+
+def is_engine_data(data) -> bool:
+    """Whether ``data`` is an engine's data (:func:`cxkit.open_source`'s ``EngineData``, or
+    anything shaped like it): tables reached through ``table(name)``, with the fetched
+    ``customers``, the reporting ``timezone`` and the declared ``metrics``."""
+    return not isinstance(data, (SupportData, pd.DataFrame)) and all(
+        hasattr(data, name) for name in ("table", "customers", "timezone", "metrics"))
+

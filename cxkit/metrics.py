@@ -34,11 +34,10 @@ from cxkit._kpi_groups import (
     fill_groups,
     group_labels,
     grouping,
-    is_engine,
     require,
 )
 from cxkit.availability import adapts
-from cxkit.data import SupportData
+from cxkit.data import SupportData, is_engine_data
 from cxkit.exceptions import ParameterError, SchemaError
 from cxkit.periods import pandas_freq
 
@@ -115,7 +114,7 @@ def _engine_ticket_values(t, specs: dict, declared=(), *, timezone: str) -> tupl
 
 
 def _ticket_kpis(data, *, outputs, period, by, q=0.9, strict=True, kpi="support KPIs"):
-    engine = is_engine(data)  # an engine's data: the engine groups, only figures come back
+    engine = is_engine_data(data)  # an engine's data: the engine groups, only figures come back
     tickets, customers = event_table(data, "tickets", ["created_at"], kpi)
     declared = data.metrics if not isinstance(data, pd.DataFrame) and outputs is None else ()
     specs = _ticket_specs(q, declared)
@@ -397,7 +396,7 @@ def nps(data, *, period=None, by=None, alpha: float = 0.05) -> pd.DataFrame:
     ParameterError
         ``alpha`` is not in (0, 1), or another argument is not allowed.
     """
-    engine = is_engine(data)
+    engine = is_engine_data(data)
     surveys, customers = event_table(data, "surveys", ["nps"], "NPS")
     if not 0 < alpha < 1:
         raise ParameterError(f"alpha={alpha!r} must be between 0 and 1, e.g. 0.05.")
@@ -466,7 +465,7 @@ def contact_rate(data, *, period="M", by=None) -> pd.DataFrame:
     ParameterError
         ``data`` is a bare table, or another argument is not allowed.
     """
-    if not (isinstance(data, SupportData) or is_engine(data)):
+    if not (isinstance(data, SupportData) or is_engine_data(data)):
         raise ParameterError("contact_rate needs the whole data (tickets and customers: a "
                              "SupportData or cxkit.open_source's data), got "
                              f"{type(data).__name__}.")

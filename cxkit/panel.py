@@ -28,7 +28,7 @@ import pandas as pd
 from cxkit import _engine_cells as engine_cells
 from cxkit import aggregate, registry
 from cxkit._grid import Cells, Layout, dense_sums, floats, shifted_sum
-from cxkit.data import SupportData
+from cxkit.data import SupportData, is_engine_data
 from cxkit.exceptions import ParameterError, ResourceError, SchemaError
 from cxkit.periods import check_period, local_to_utc, period_number, period_table, utc_to_local
 
@@ -52,7 +52,7 @@ def _is_frames(data) -> bool:
     """True for frames (SupportData), False for an engine's data; anything else is refused."""
     if isinstance(data, SupportData):
         return True
-    if all(hasattr(data, name) for name in ("table", "customers", "timezone", "metrics")):
+    if is_engine_data(data):
         return False
     raise ParameterError(
         f"expected a SupportData (cxkit.read_support_data) or an engine's data "
