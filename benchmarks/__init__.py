@@ -14,3 +14,18 @@ def write_readme_block(name: str, text: str) -> None:
     else:
         new = old.rstrip() + "\n\n" + block + "\n"
     readme.write_text(new, encoding="utf-8")
+
+
+def machine(*modules: str) -> str:
+    """The machine and the versions a benchmark ran with: cores, memory, Python and each of
+    ``modules`` (import names, e.g. ``"duckdb"``), for the README's figures."""
+    import importlib
+    import os
+    import platform
+
+    with open("/proc/meminfo") as fh:
+        mem_kb = next(int(line.split()[1]) for line in fh if line.startswith("MemTotal:"))
+    versions = "".join(f", {m} {importlib.import_module(m).__version__}" for m in modules)
+    return (f"{os.cpu_count()} cores, {mem_kb / 2**20:.1f} GB memory, Python "
+            f"{platform.python_version()}{versions}")
+

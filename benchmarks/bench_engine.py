@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks import machine
+
 HERE = Path(__file__).resolve().parent
 WORK = HERE / "_work"
 START = "2024-01-01"  # first day of the data window
@@ -447,17 +449,8 @@ def run_child(name: str, size: str, fmt: str, parts: int) -> dict:
     return {**row, **json.loads(lines[-1])}
 
 
-def machine() -> str:
-    import os
-    import platform
-
-    import duckdb
-    import ibis
-
-    with open("/proc/meminfo") as fh:
-        mem_kb = next(int(line.split()[1]) for line in fh if line.startswith("MemTotal:"))
-    return (f"{os.cpu_count()} cores, {mem_kb / 2**20:.1f} GB memory, Python "
-            f"{platform.python_version()}, duckdb {duckdb.__version__}, ibis {ibis.__version__}")
+def machine_line() -> str:
+    return machine("duckdb", "ibis")
 
 
 LABELS = {"floor": "DuckDB floor", "engine": "engine + build_panel (in memory)",
@@ -528,7 +521,7 @@ def section_1e7(rows: list[dict], loads: tuple[float, float]) -> str:
         f"Generated export: {SIZES['1e7'][1]:,} tickets of {SIZES['1e7'][0]:,} customers over "
         "24 months, with revenue (half as many rows) and survey answers (a tenth), about 0.1% "
         "of the tickets breaking a rule; the same rows as CSV and as Parquet. Machine: "
-        f"{machine()}; load average {loads[0]:.1f} at the start, {loads[1]:.1f} at the end "
+        f"{machine_line()}; load average {loads[0]:.1f} at the start, {loads[1]:.1f} at the end "
         "(a shared machine: other jobs inflate whichever run they overlap).",
         "",
         "Each run is a fresh process; peak RSS is its `ru_maxrss`. The floor is one plain DuckDB "
@@ -560,7 +553,7 @@ def section_warehouses(rows: list[dict], loads: tuple[float, float]) -> str:
         "`open_source(config)` + `.quality` + `write_panel(data, folder, "
         f"parts={parts_of(rows)})` only. Peak RSS is the Python process's (the Postgres "
         "server's memory is not in it; Spark's JVM is shown beside it). Machine: "
-        f"{machine()}; load average {loads[0]:.1f} at the start, {loads[1]:.1f} at the end.",
+        f"{machine_line()}; load average {loads[0]:.1f} at the start, {loads[1]:.1f} at the end.",
         "",
         table(rows),
     ])
@@ -576,7 +569,7 @@ def section_1e8(rows: list[dict], loads: tuple[float, float]) -> str:
         f"parts={parts_of(rows)})` in one process; "
         f"{CONFIG_EXTRA['1e8'][1] if '1e8' in CONFIG_EXTRA else 'DuckDB with its defaults'}; "
         "every rule on. "
-        f"Machine: {machine()}; load average {loads[0]:.1f} at the start, {loads[1]:.1f} at "
+        f"Machine: {machine_line()}; load average {loads[0]:.1f} at the start, {loads[1]:.1f} at "
         "the end.",
         "",
         table(rows),
