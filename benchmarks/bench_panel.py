@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import subprocess
 import sys
@@ -37,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from benchmarks import machine
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE / "_work"
@@ -372,7 +372,7 @@ def _normal(frame: pd.DataFrame) -> pd.DataFrame:
     out = {}
     for col in frame.columns:
         values = frame[col]
-        if isinstance(values.dtype, pd.CategoricalDtype) or values.dtype == object:
+        if isinstance(values.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(values):
             values = values.astype(str)
         elif pd.api.types.is_datetime64_dtype(values.dtype):
             values = values.astype("datetime64[ns]")
@@ -390,8 +390,10 @@ def agreement(folder: Path, rows: list[dict]) -> str:
     if len(set(counts.values())) != 1:
         return f"row counts differ: {counts}"
     reference = _normal(pd.read_parquet(folder / "out_build_panel.parquet"))
-    if list(reference.columns) != COLUMNS:
-        return f"build_panel columns {list(reference.columns)} are not {COLUMNS}"
+    missing = [c for c in COLUMNS if c not in reference.columns]
+    if missing:
+        return f"build_panel lacks the columns {missing}"
+    reference = reference[COLUMNS]  # build_panel's further columns have no hand-written twin
     problems = []
     for name in CONTENDERS[1:]:
         other = pd.read_parquet(folder / f"out_{name}.parquet")
@@ -409,18 +411,8 @@ def agreement(folder: Path, rows: list[dict]) -> str:
 # --- report ----------------------------------------------------------------------------------
 
 
-def machine() -> str:
-    import duckdb
-    import pyarrow
-    mem_kb = 0
-    with open("/proc/meminfo") as fh:
-        for line in fh:
-            if line.startswith("MemTotal:"):
-                mem_kb = int(line.split()[1])
-    return (f"{os.cpu_count()} cores, {mem_kb / 1024**2:.1f} GB memory, Python "
-            f"{platform.python_version()}, pandas {pd.__version__}, numpy {np.__version__}, "
-            f"duckdb {duckdb.__version__}, pyarrow {pyarrow.__version__}; "
-            f"DuckDB threads={THREADS}")
+def machine_line() -> str:
+    return f"{machine('pandas', 'numpy', 'duckdb', 'pyarrow')}; DuckDB threads={THREADS}"
 
 
 def table(rows: list[dict]) -> str:
@@ -497,7 +489,7 @@ def main(argv: list[str] | None = None) -> int:
     if size == "full":
         section = (f"## Panel (`bench_panel.py`)\n\nMonthly panel from {n_tickets:,} tickets, "
                    f"{n_customers:,} customers, {MONTHS} months (generated, Parquet). Machine: "
-                   f"{machine()}.\n\n`compute` = pandas frames in, result frame out; `load` = "
+                   f"{machine_line()}.\n\n`compute` = pandas frames in, result frame out; `load` = "
                    "reading the Parquet files; RSS after load = the process's peak while "
                    "reading them (what the tables cost before any work); peak RSS = the "
                    "contender's whole process (data included). All three contenders compute the same table, the whole "
