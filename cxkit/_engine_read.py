@@ -74,7 +74,8 @@ from cxkit.validate import UNPARSED, UNPARSED_VALUES
 __all__ = ["read_engine_table"]
 
 #: read_options the engine's CSV reader honours (others: a ConfigError saying what to do).
-CSV_OPTIONS = ("delimiter", "sep", "decimal", "thousands", "encoding", "quotechar", "escapechar")
+CSV_OPTIONS = ("delimiter", "sep", "decimal", "thousands", "encoding", "quotechar", "escapechar",
+               "skiprows")
 _ZERO_ONE = ("1", "0", "1.0", "0.0")
 _ENCODINGS = {"latin1": "latin-1", "iso-8859-1": "latin-1", "iso8859-1": "latin-1",
               "utf8": "utf-8", "utf16": "utf-16"}  # pandas' names -> DuckDB's
@@ -201,22 +202,50 @@ def _csv_options(tcfg: TableConfig) -> dict:
     out = {"header": True, "auto_detect": False, "delim": delim,
            "quote": str(opts.get("quotechar", '"')),
            "escape": str(opts.get("escapechar", opts.get("quotechar", '"'))),
-           "skip": 0, "nullstr": NA_VALUES}
+           "skip": _skipped_lines(tcfg)[0], "nullstr": NA_VALUES}
     if opts.get("encoding"):
         name = str(opts["encoding"]).lower().replace("_", "-")
         out["encoding"] = _ENCODINGS.get(name, name)
     return out
 
 
+def _skipped_lines(tcfg: TableConfig) -> tuple[int, list[int]]:
+    """``read_options.skiprows`` as pandas reads it: (lines before the header, 0-based numbers
+    of the data rows after it to leave out).
+
+    An integer skips that many lines at the top; a list names 0-based line
+    numbers (the header is the first line not named), e.g. ``[1, 2]`` for the
+    two extra header rows of a Qualtrics export. As pandas counts lines and
+    the engine counts rows after the header, a skipped row after the header
+    must not hold a line break inside quotes.
+    """
+    skip = tcfg.read_options.get("skiprows")
+    if skip is None:
+        return 0, []
+    numbers = [skip] if isinstance(skip, int) else skip
+    if not isinstance(numbers, (list, tuple)) or not all(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in numbers):
+        raise ConfigError(f"tables.{tcfg.name}.read_options.skiprows: {skip!r} is neither a "
+                          "number of lines nor a list of line numbers (0 = the first line); "
+                          "give e.g. 2 or [1, 2].")
+    if isinstance(skip, int):
+        return skip, []
+    lines = set(numbers)
+    header = next(n for n in range(len(lines) + 1) if n not in lines)
+    return header, sorted(n - header - 1 for n in lines if n > header)
+
+
 def _header(path: str, name: str, tcfg: TableConfig, opts: dict) -> dict[str, str]:
     """The file's column names (pandas' names for repeated ones: ``x``, ``x.1``) as text columns.
 
     Read here rather than sniffed, so that DuckDB guesses nothing (no comment
-    character, no skipped lines): every line after the header is a row.
+    character, no skipped lines but ``skiprows``): every line after the header is a row.
     """
     encoding = str(tcfg.read_options.get("encoding") or "utf-8")
     try:
         with open(path, encoding=encoding, errors="replace", newline="") as fh:
+            for _ in range(opts["skip"]):
+                fh.readline()
             first = next(csv.reader(fh, delimiter=opts["delim"], quotechar=opts["quote"]), None)
     except (OSError, LookupError, csv.Error) as exc:
         raise SourceError(f"{name}: cannot read table {tcfg.name} ({type(exc).__name__}). Check "
@@ -237,14 +266,22 @@ def _header(path: str, name: str, tcfg: TableConfig, opts: dict) -> dict[str, st
 
 def _read_csv(con, tcfg: TableConfig, files: list[str], names: list[str]) -> ir.Table:
     opts = _csv_options(tcfg)
+    dropped = _skipped_lines(tcfg)[1]
     parts, order = [], []
     for path, name in zip(files, names, strict=True):
         t = con.read_csv(path, columns=_header(path, name, tcfg, opts), **opts)
         if len(t.columns) == 1:
             check_delimiter(path, name, tcfg, dict(tcfg.read_options))
         # row_number() over the file alone is the file's row order (a streaming window)
-        t = t.mutate(source_row=(ibis.row_number() + 1).cast("int64"),
+        row = ibis.row_number()
+        if dropped:  # rows left out by skiprows; the others numbered 1, 2, ... as pandas does
+            t = t.mutate(_cx_row=row)
+            t = t.filter(~t._cx_row.isin(dropped))
+            row = t._cx_row - sum(ibis.ifelse(t._cx_row > n, 1, 0) for n in dropped)
+        t = t.mutate(source_row=(row + 1).cast("int64"),
                      source_file=ibis.literal(name, type="string"))
+        if dropped:
+            t = t.drop("_cx_row")
         order += [c for c in t.columns if c not in order]
         parts.append(t)
     if len(parts) == 1:

@@ -291,10 +291,38 @@ def test_swapped_day_and_month_and_wrong_epoch_unit(con, tmp_path):
 
 def test_engine_refuses_what_it_cannot_do_with_a_one_line_error(con, tmp_path):
     (tmp_path / "r.csv").write_text("customer_id,paid_at,amount\nc1,2024-01-01,1\n")
-    with pytest.raises(ConfigError, match="skiprows.*remove it"):
+    with pytest.raises(ConfigError, match="'nrows' is not an option.*remove it"):
         read_engine_table(con, config(tmp_path, revenue={
-            "path": "r.csv", "read_options": {"skiprows": 1}}).tables["revenue"],
+            "path": "r.csv", "read_options": {"nrows": 1}}).tables["revenue"],
             config=config(tmp_path))
+
+
+@pytest.mark.parametrize("skiprows, text", [
+    (2, "Exported by HelpTool\nAll times UTC\ncustomer_id,paid_at,amount\nc1,2024-01-01,1\n"
+        "c2,2024-01-02,2\n"),  # a banner above the header
+    ([1, 2], 'customer_id,paid_at,amount\n"Customer","When, exactly","How much"\n'
+             '{"ImportId":"x"},{"ImportId":"y"},{"ImportId":"z"}\nc1,2024-01-01,1\n'
+             "c2,2024-01-02,2\nc3,2024-01-03,3\n"),  # Qualtrics: two rows under the header
+    ([0, 3, 5], "banner\ncustomer_id,paid_at,amount\nc1,2024-01-01,1\nc9,junk,x\n"
+                "c2,2024-01-02,2\nc8,junk,y\nc3,2024-01-03,3\n"),  # banner and rows between
+], ids=["banner", "qualtrics", "banner-and-rows"])
+def test_skiprows_as_pandas_reads_it(con, tmp_path, skiprows, text):
+    for name in ("pay-1.csv", "pay-2.csv"):  # each file of a glob skips the same lines
+        (tmp_path / name).write_text(text)
+    cfg = config(tmp_path, revenue={"path": "pay-*.csv", "read_options": {"skiprows": skiprows}})
+    got = assert_same(con, cfg, "revenue")
+    n = 2 if skiprows == 2 else 3
+    assert got["customer_id"].tolist() == ["c1", "c2", "c3"][:n] * 2
+    assert got["source_row"].tolist() == list(range(1, n + 1)) * 2
+    assert (got["amount"] == got["source_row"]).all() and (got[UNPARSED] == "").all()
+
+
+@pytest.mark.parametrize("bad", ["2", [1, -1], [True], {"a": 1}])
+def test_skiprows_other_than_lines_is_refused_in_one_line(con, tmp_path, bad):
+    (tmp_path / "r.csv").write_text("customer_id,paid_at,amount\nc1,2024-01-01,1\n")
+    cfg = config(tmp_path, revenue={"path": "r.csv", "read_options": {"skiprows": bad}})
+    with pytest.raises(ConfigError, match=r"revenue.read_options.skiprows: .* give e.g. 2"):
+        read_engine_table(con, cfg.tables["revenue"], config=cfg)
 
 
 def test_unreadable_and_empty_files(con, tmp_path):

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cxkit.exceptions import ConfigError, SchemaError
+from cxkit.exceptions import ConfigError, QuarantineWarning, SchemaError
 from cxkit.io import read_support_data
 from cxkit.presets import apply_presets, available_presets, describe_presets, load_preset
 
@@ -161,6 +161,46 @@ def test_typeform_export_with_the_question_as_column():
     s = _read("typeform", surveys={"path": "typeform_responses.csv"}).surveys
     assert s["nps"].tolist() == [10, 0, 7] and s["customer_id"].tolist() == ["c1", "c2", "c3"]
     assert s["answered_at"].iloc[2] == pd.Timestamp("2024-03-07 11:00")
+
+
+# --- through the engine --------------------------------------------------------------------
+
+ENGINE_CASES = {  # preset: (its tables' fixtures, currency); customers.csv unless replaced
+    "zendesk": ({"tickets": "zendesk_tickets.csv"}, "USD"),
+    "zendesk_dbt_ticket_metrics": ({"tickets": "zendesk__ticket_metrics.csv"}, "USD"),
+    "zendesk_dbt_ticket_enriched": ({"tickets": "zendesk__ticket_enriched.csv"}, "USD"),
+    "freshdesk": ({"tickets": "freshdesk_tickets.csv"}, "USD"),
+    "intercom": ({"tickets": "intercom__conversation_metrics.csv"}, "USD"),
+    "stripe_invoices": ({"revenue": "stripe_invoices.csv"}, "USD"),
+    "stripe_subscriptions": ({"customers": "stripe_subscriptions.csv"}, "USD"),
+    "chargebee_subscriptions": ({"customers": "chargebee_subscriptions.csv"}, "EUR"),
+    "chargebee_invoices": ({"revenue": "chargebee_invoices.csv"}, "EUR"),
+    "delighted": ({"surveys": "delighted_responses.csv"}, "USD"),
+    "qualtrics": ({"surveys": "qualtrics_responses.csv"}, "USD"),
+    "typeform": ({"surveys": "typeform_responses.csv"}, "USD"),
+}
+
+
+def test_every_preset_has_an_engine_case():
+    assert set(ENGINE_CASES) == set(available_presets())
+
+
+@pytest.mark.parametrize("preset", sorted(ENGINE_CASES))
+def test_each_preset_reads_the_same_through_the_engine(preset):
+    from cxkit.engine import open_source
+
+    fixtures, currency = ENGINE_CASES[preset]
+    tables = {"customers": CUSTOMERS, **{name: {"path": f} for name, f in fixtures.items()}}
+    config = {"preset": preset, "base_dir": str(FIX), "as_of": "2025-01-01",
+              "currency": currency, "tables": tables}
+    want = _read(preset, currency, **tables)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", QuarantineWarning)  # nothing set aside here either
+        with open_source(config) as data:
+            got = data.to_support_data()
+    pd.testing.assert_frame_equal(got.quality, want.quality)
+    for name in tables:
+        pd.testing.assert_frame_equal(getattr(got, name), getattr(want, name))
 
 
 # --- merging -------------------------------------------------------------------------------
