@@ -10,7 +10,7 @@ for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import warnings  # noqa: E402
 
 import pytest  # noqa: E402
-from toy_data import toy_panel  # noqa: E402
+from toy_data import sample_frames, toy_panel  # noqa: E402
 
 import cxkit as cx  # noqa: E402
 
@@ -39,23 +39,6 @@ def _engine_unavailable(reason: str):
         pytest.fail(f"{reason} (CXKIT_REQUIRE_ENGINES=1: run `bash .ci/services` first)",
                     pytrace=False)
     pytest.skip(f"{reason}; run `bash .ci/services` and export CXKIT_TEST_POSTGRES_URL")
-
-
-def sample_frames():
-    """The bundled sample's CSV files read with pandas, typed as a warehouse would hold them."""
-    import pandas as pd
-
-    from cxkit.config import sample_config_path
-
-    folder = sample_config_path().parent
-    frames = {}
-    for name in ("customers", "tickets", "revenue", "surveys"):
-        frame = pd.read_csv(folder / f"{name}.csv")
-        for col in frame.columns:
-            if col.endswith("_at"):
-                frame[col] = pd.to_datetime(frame[col]).astype("datetime64[us]")
-        frames[name] = frame
-    return frames
 
 
 @pytest.fixture(scope="session")
@@ -92,8 +75,9 @@ def _spark_session():
 
 
 @pytest.fixture(scope="session")
-def spark_con():
-    """An Ibis pyspark backend on the one local Spark session of the test run."""
+def spark_con(tmp_path_factory):
+    """An Ibis pyspark backend on the one local Spark session of the test run (its managed
+    tables in a temporary folder, not ./spark-warehouse)."""
     import shutil
 
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
@@ -102,6 +86,15 @@ def spark_con():
     from cxkit.engine import connect
 
     try:
+        from pyspark.sql import SparkSession
+
+        from cxkit.engine import SPARK_CONF
+
+        builder = SparkSession.builder.master("local[2]").appName("cxkit")
+        for key, value in {**SPARK_CONF, "spark.sql.warehouse.dir":
+                           str(tmp_path_factory.mktemp("spark-warehouse"))}.items():
+            builder = builder.config(key, value)
+        builder.getOrCreate()  # made here for its warehouse folder; connect() reuses it
         con = connect(EngineConfig(backend="pyspark"))
     except cx.CxkitError as exc:
         _engine_unavailable(f"Spark did not start: {exc}")

@@ -17,6 +17,7 @@ import warnings
 
 import pandas as pd
 import pytest
+from toy_data import sample_frames
 
 import cxkit as cx
 from cxkit.config import load_config, sample_config_path
@@ -88,6 +89,58 @@ def test_sample_in_spark_gives_the_same_quality_and_panel(sample_in_spark, duckd
     with _quiet(open_source, config) as data:
         assert data.backend == "pyspark"
         _check_same(data.quality, _panel(data), duckdb_sample)
+
+
+def _messy_frames() -> dict:
+    """The sample's tables with rows planted to fail a rule: 3 tickets with csat 9, 2 resolved
+    before they were created, a payment of an unknown customer."""
+    frames = sample_frames()
+    tickets, revenue = frames["tickets"], frames["revenue"]
+    tickets.loc[tickets.index[[5, 50, 500]], "csat"] = 9.0
+    late = tickets.index[[7, 70]]
+    tickets.loc[late, "resolved_at"] = tickets.loc[late, "created_at"] - pd.Timedelta("1h")
+    revenue.loc[revenue.index[3], "customer_id"] = "nobody"
+    return frames
+
+
+@pytest.mark.parametrize("backend", ["postgres", "pyspark"])
+def test_a_warehouse_quarantine_is_written_as_tables_like_the_files_one(backend, request,
+                                                                        tmp_path):
+    frames = _messy_frames()
+    for name, frame in frames.items():  # the same rows as CSV files, read by DuckDB
+        frame.to_csv(tmp_path / f"{name}.csv", index=False)
+    files = {**_warehouse_config("duckdb", {}), "base_dir": str(tmp_path),
+             "tables": {n: {"path": f"{n}.csv"} for n in TABLES}}
+    files.pop("engine")
+    with _quiet(open_source, files) as data:
+        want_quality = data.quality
+        want = {n: data._fetch_quarantine(n)[["source_row", "rule"]] for n in data.names}
+    if backend == "postgres":
+        con, engine = request.getfixturevalue("postgres_con"), {
+            "connection": "${CXKIT_TEST_POSTGRES_URL}", "quarantine": "cxkit_messy.q_"}
+        con.create_database("cxkit_messy", force=True)
+        for name, frame in frames.items():
+            con.create_table(name, frame, database="cxkit_messy", overwrite=True)
+        names, prefix = {n: f"cxkit_messy.{n}" for n in TABLES}, "cxkit_messy.q_"
+    else:
+        from pyspark.sql import SparkSession
+
+        request.getfixturevalue("spark_con")
+        for name, frame in frames.items():
+            SparkSession.builder.getOrCreate().createDataFrame(frame).createOrReplaceTempView(f"cxkit_messy_{name}")
+        engine, names, prefix = {}, {n: f"cxkit_messy_{n}" for n in TABLES}, "cxkit_quarantine_"
+    with _quiet(open_source, _warehouse_config(backend, names, **engine)) as data:
+        pd.testing.assert_frame_equal(data.quality, want_quality)
+        for _ in range(2):  # a second run replaces the tables
+            written = data.write_quarantine()
+        assert written == {n: prefix + n for n in data.names}
+        for name in data.names:
+            schema, _, table = written[name].rpartition(".")
+            got = data.con.table(table, database=schema or None).to_pandas()
+            # a warehouse numbers rows in the order of their columns: compare the rules
+            assert sorted(got["rule"]) == sorted(want[name]["rule"]), name
+    counts = {n: len(w) for n, w in want.items()}
+    assert counts == {"customers": 0, "revenue": 1, "surveys": 0, "tickets": 5}
 
 
 def test_read_support_data_of_a_warehouse_config_fetches_the_engine_tables(sample_in_postgres):

@@ -1,4 +1,5 @@
-"""A simulated customer x month panel with known effects, shared by the model tests."""
+"""Data shared by several test modules: a simulated customer x month panel with known effects
+(the model tests), the sample typed as a warehouse holds it (the engine tests)."""
 
 import numpy as np
 import pandas as pd
@@ -44,3 +45,20 @@ def load_rossi():
     from pathlib import Path
 
     return pd.read_csv(Path(__file__).parent / "fixtures" / "rossi" / "rossi.csv")
+
+
+def sample_frames():
+    """The bundled sample's CSV files read with pandas, typed as a warehouse would hold them."""
+    import pandas as pd
+
+    from cxkit.config import sample_config_path
+
+    folder = sample_config_path().parent
+    frames = {}
+    for name in ("customers", "tickets", "revenue", "surveys"):
+        frame = pd.read_csv(folder / f"{name}.csv")
+        for col in frame.columns:
+            if col.endswith("_at"):
+                frame[col] = pd.to_datetime(frame[col]).astype("datetime64[us]")
+        frames[name] = frame
+    return frames
