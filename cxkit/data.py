@@ -98,7 +98,15 @@ def fingerprint_frames(frames: dict[str, pd.DataFrame | None]) -> str:
 def is_engine_data(data) -> bool:
     """Whether ``data`` is an engine's data (:func:`cxkit.open_source`'s ``EngineData``, or
     anything shaped like it): tables reached through ``table(name)``, with the fetched
-    ``customers``, the reporting ``timezone`` and the declared ``metrics``."""
+    ``customers``, the reporting ``timezone`` and the declared ``metrics``.
+
+    Looked up without running them (``inspect.getattr_static``): ``customers``
+    is a property that fetches the table.
+    """
+    import inspect
+
+    missing = object()
     return not isinstance(data, (SupportData, pd.DataFrame)) and all(
-        hasattr(data, name) for name in ("table", "customers", "timezone", "metrics"))
+        inspect.getattr_static(data, name, missing) is not missing
+        for name in ("table", "customers", "timezone", "metrics"))
 

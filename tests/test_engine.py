@@ -276,3 +276,15 @@ def test_duckdb_engine_path_equals_the_pandas_path_on_exports_of_other_shapes(co
     pd.testing.assert_frame_equal(fetched.quality, reference.quality)
     for name in tables:
         pd.testing.assert_frame_equal(getattr(fetched, name), getattr(reference, name))
+
+
+def test_mixes_and_ticket_kpis_leave_the_customers_in_the_engine():
+    """Only the contact rate needs the customers in memory; recognising an engine's data must
+    not fetch them (``customers`` is a fetching property)."""
+    with _quiet(open_source, "sample") as data:
+        assert cx.data.is_engine_data(data) and data._customers is None
+        for kpi in (cx.metrics.channel_mix, cx.metrics.reason_mix, cx.compute_kpis):
+            _quiet(kpi, data, period="M", by="segment")
+        assert data._customers is None
+        _quiet(cx.metrics.contact_rate, data, period="M")
+        assert data._customers is not None
