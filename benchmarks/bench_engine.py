@@ -217,7 +217,7 @@ class Meter:
         now = time.perf_counter()
         self.phases[phase] = {"s": now - self._last, "peak_mb": self.maxrss_mb()}
         self._last = now
-        print(f"  {phase}: {self.phases[phase]['s']:.1f} s, peak {self.maxrss_mb():,.0f} MB",
+        print(f"  {phase}: {self.phases[phase]['s']:.1f} s, peak {self.maxrss_mb():,.0f} MiB",
               file=sys.stderr, flush=True)
 
     def result(self, **extra) -> dict:
@@ -473,7 +473,7 @@ def floor_of(row: dict, rows: list[dict]) -> dict | None:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| run | tickets | from | wall (s) | steps (s) | peak RSS (MB) | x floor "
+    lines = ["| run | tickets | from | wall (s) | steps (s) | peak RSS (MiB) | x floor "
              "| rows out |", "|---|---:|---|---:|---|---:|---:|---:|"]
     for r in rows:
         head = f"| {LABELS[r['run']]} | {r['tickets']:,} | {source_of(r)} |"
@@ -514,11 +514,24 @@ def parts_of(rows: list[dict]) -> str:
     return "/".join(map(str, found)) or "?"
 
 
+def size_of(rows: list[dict]) -> str:
+    """The size the end-to-end runs ran at ("1e5" with --small)."""
+    return next((r["size"] for r in rows if r["run"] not in ("pandas",)), "1e7")
+
+
+def defaults() -> str:
+    from cxkit.engine import DEFAULT_MAX_TEMP, DEFAULT_MEMORY_LIMIT
+
+    return (f"DuckDB with cxkit's defaults (memory_limit {DEFAULT_MEMORY_LIMIT}, spill capped "
+            f"at {DEFAULT_MAX_TEMP})")
+
+
 def section_1e7(rows: list[dict], loads: tuple[float, float]) -> str:
+    n_customers, n_tickets = SIZES[size_of(rows)]
     return "\n".join([
         "## The engine from files (`bench_engine.py`)",
         "",
-        f"Generated export: {SIZES['1e7'][1]:,} tickets of {SIZES['1e7'][0]:,} customers over "
+        f"Generated export: {n_tickets:,} tickets of {n_customers:,} customers over "
         "24 months, with revenue (half as many rows) and survey answers (a tenth), about 0.1% "
         "of the tickets breaking a rule; the same rows as CSV and as Parquet. Machine: "
         f"{machine_line()}; load average {loads[0]:.1f} at the start, {loads[1]:.1f} at the end "
@@ -530,7 +543,7 @@ def section_1e7(rows: list[dict], loads: tuple[float, float]) -> str:
         "and resolution, resolution mean, first-contact, reopen and escalation rates, CSAT and "
         "CES means), fetched as Arrow. End to end is what a user runs: `open_source(config)` + "
         f"`.quality` + `write_panel(data, folder, parts={parts_of(rows)})` (monthly, horizon 1; "
-        "the generated config has no `engine:` block, so DuckDB with its defaults); "
+        f"the generated config has no `engine:` block, so {defaults()}); "
         "`build_panel(data)` in memory is shown beside it (the 1e7 panel alone is several GB, "
         "so no memory target there). The pandas path is `read_support_data` + `build_panel` "
         "at a tenth of the size.",
@@ -542,7 +555,7 @@ def section_1e7(rows: list[dict], loads: tuple[float, float]) -> str:
 
 
 def section_warehouses(rows: list[dict], loads: tuple[float, float]) -> str:
-    n_customers, n_tickets = SIZES["1e7"]
+    n_customers, n_tickets = SIZES[size_of(rows)]
     return "\n".join([
         "## The engine on Postgres and Spark (`bench_engine.py`)",
         "",
@@ -560,14 +573,14 @@ def section_warehouses(rows: list[dict], loads: tuple[float, float]) -> str:
 
 
 def section_1e8(rows: list[dict], loads: tuple[float, float]) -> str:
-    n_customers, n_tickets = SIZES["1e8"]
+    n_customers, n_tickets = SIZES[size_of(rows)]
     lines = [
         "## 1e8 tickets from Parquet (`bench_engine.py --size 1e8`)",
         "",
         f"{n_tickets:,} tickets of {n_customers:,} customers over 24 months (revenue and "
         "surveys as in the 1e7 section), Parquet; `open_source` + `.quality` + `write_panel(data, folder, "
         f"parts={parts_of(rows)})` in one process; "
-        f"{CONFIG_EXTRA['1e8'][1] if '1e8' in CONFIG_EXTRA else 'DuckDB with its defaults'}; "
+        f"{CONFIG_EXTRA['1e8'][1] if '1e8' in CONFIG_EXTRA else defaults()}; "
         "every rule on. "
         f"Machine: {machine_line()}; load average {loads[0]:.1f} at the start, {loads[1]:.1f} at "
         "the end.",
@@ -577,8 +590,8 @@ def section_1e8(rows: list[dict], loads: tuple[float, float]) -> str:
     for r in rows:
         if "error" not in r:
             lines += ["", f"Completed: {r['rows_out']:,} panel rows written "
-                          f"({r['panel_mb']:,.0f} MB of Parquet) in {r['s'] / 60:.1f} minutes, "
-                          f"peak RSS {r['peak_mb'] / 1024:.2f} GB."]
+                          f"({r['panel_mb']:,.0f} MiB of Parquet) in {r['s'] / 60:.1f} minutes, "
+                          f"peak RSS {r['peak_mb'] * 2**20 / 1e9:.2f} GB."]
     return "\n".join(lines)
 
 
