@@ -169,12 +169,10 @@ def _connect_duckdb(engine: EngineConfig, base_dir: str | Path | None):
                     max_temp_directory_size=engine.max_temp_directory_size or DEFAULT_MAX_TEMP,
                     preserve_insertion_order=False)
     try:
-        try:
-            con = ibis.duckdb.connect(folder / "engine.duckdb", TimeZone="UTC", **settings)
-        except Exception as exc:  # without the ICU extension DuckDB has no zones: UTC already
-            if "icu" not in str(exc).lower():
-                raise
-            con = ibis.duckdb.connect(folder / "engine.duckdb", **settings)
+        # Ibis sets the session's TimeZone to UTC once connected; given in the connection's
+        # config, DuckDB 2 tries to autoload ICU before its built-in copy (seconds, then fails)
+        con = ibis.duckdb.connect(folder / "engine.duckdb", **settings)
+        con.raw_sql("SET TimeZone = 'UTC'")  # stated here too, not left to Ibis alone
     except Exception:
         shutil.rmtree(folder, ignore_errors=True)
         raise

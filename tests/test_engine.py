@@ -11,6 +11,7 @@ conftest.py: skipped without them, failed under ``CXKIT_REQUIRE_ENGINES=1``).
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import warnings
@@ -215,6 +216,16 @@ def test_duckdb_session_is_bounded_and_its_files_removed_on_close(tmp_path):
         assert settings == [("488.2 MiB", 1, "953.6 MiB")]
         assert len(list(tmp_path.iterdir())) == 1  # the engine's temporary folder
     assert list(tmp_path.iterdir()) == []
+
+
+def test_duckdb_session_is_in_utc_whatever_the_machine_zone():
+    code = ("from cxkit.engine import connect; from cxkit.config import EngineConfig; "
+            "con = connect(EngineConfig(backend='duckdb')); "
+            "print(con.raw_sql(\"SELECT current_setting('TimeZone')\").fetchone()[0])")
+    env = {**os.environ, "TZ": "Europe/Berlin"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env=env)
+    assert out.stdout.strip() == "UTC"
 
 
 def test_connection_errors_are_one_line(monkeypatch):
