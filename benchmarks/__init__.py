@@ -26,6 +26,6 @@ def machine(*modules: str) -> str:
     with open("/proc/meminfo") as fh:
         mem_kb = next(int(line.split()[1]) for line in fh if line.startswith("MemTotal:"))
     versions = "".join(f", {m} {importlib.import_module(m).__version__}" for m in modules)
-    return (f"{os.cpu_count()} cores, {mem_kb / 2**20:.1f} GB memory, Python "
+    return (f"{os.cpu_count()} cores, {mem_kb / 2**20:.1f} GiB memory, Python "
             f"{platform.python_version()}{versions}")
 

@@ -36,11 +36,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks import machine
+from benchmarks import machine, write_readme_block
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE / "_work"
-README = HERE / "README.md"
 START = pd.Timestamp("2024-01-01")
 MONTHS = 24
 SIZES = {"full": (1_000_000, 10_000_000), "small": (10_000, 100_000)}
@@ -416,8 +415,8 @@ def machine_line() -> str:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| contender | compute (s) | load (s) | rows out | RSS after load (MB) "
-             "| peak RSS (MB) |",
+    lines = ["| contender | compute (s) | load (s) | rows out | RSS after load (MiB) "
+             "| peak RSS (MiB) |",
              "|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| {r['contender']} | {r['compute_s']:.1f} | {r['load_s']:.1f} | "
@@ -431,23 +430,11 @@ def verdict(rows: list[dict]) -> str:
     bp, dq, pg = by["build_panel"], by["duckdb_query"], by["pandas_groupby"]
     ratio_q = bp["compute_s"] / dq["compute_s"]
     ratio_p = pg["compute_s"] / bp["compute_s"]
-    peak_gb = bp["peak_rss_mb"] / 1024
+    peak_gb = bp["peak_rss_mb"] * 2**20 / 1e9  # MiB -> GB
     ok = lambda cond: "met" if cond else "NOT met"  # noqa: E731
     return (f"- build_panel / hand-written query: {ratio_q:.2f}x (target <= 1.5x: {ok(ratio_q <= 1.5)})\n"
             f"- pandas groupby / build_panel: {ratio_p:.2f}x (target >= 2x: {ok(ratio_p >= 2)})\n"
             f"- build_panel peak memory: {peak_gb:.2f} GB (target < 6 GB: {ok(peak_gb < 6)})")
-
-
-def write_readme(section: str) -> None:
-    begin, end = "<!-- bench_panel:begin -->", "<!-- bench_panel:end -->"
-    text = README.read_text() if README.exists() else "# Benchmarks\n"
-    block = f"{begin}\n{section}\n{end}"
-    if begin in text and end in text:
-        head, rest = text.split(begin, 1)
-        text = head + block + rest.split(end, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    README.write_text(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -477,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
             print(proc.stderr, file=sys.stderr)
             return 1
         rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-        print(f"  {name}: {rows[-1]['compute_s']:.1f} s, peak {rows[-1]['peak_rss_mb']:,.0f} MB",
+        print(f"  {name}: {rows[-1]['compute_s']:.1f} s, peak {rows[-1]['peak_rss_mb']:,.0f} MiB",
               flush=True)
     problems = agreement(folder, rows)
     if problems:
@@ -503,7 +490,7 @@ def main(argv: list[str] | None = None) -> int:
                    "customer's rows; `--small` compares all rows) before reporting. "
                    f"\n\n{report}\n\n"
                    f"{verdict(rows)}\n")
-        write_readme(section)
+        write_readme_block("bench_panel", section)
     return 0
 
 
