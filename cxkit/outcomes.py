@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from cxkit import registry
+from cxkit._grid import positions
 from cxkit.data import SupportData
 from cxkit.exceptions import SchemaError
 from cxkit.panel import period_grid
@@ -179,7 +180,7 @@ def _ticket_summary(tickets: pd.DataFrame | None, customer_id: pd.Series, stop: 
     result["ticket_count"] = 0
     if tickets is None or len(tickets) == 0:
         return result
-    pos = pd.Index(customer_id).get_indexer(tickets["customer_id"])
+    pos = positions(customer_id, tickets["customer_id"])
     stop_at = stop.to_numpy()[np.clip(pos, 0, None)]
     inside = (pos >= 0) & (tickets["created_at"].to_numpy() >= window_start) & (
         tickets["created_at"].to_numpy() < stop_at)

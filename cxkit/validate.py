@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from cxkit._grid import positions
 from cxkit.config import Dedupe, Plausibility
 from cxkit.exceptions import QuarantineWarning
 from cxkit.schema import TABLES
@@ -301,7 +302,7 @@ def validate_tables(raw_tables: dict, *, as_of, plausibility: Plausibility | Non
             rules.append(dict(rule="unknown_customer", columns=["customer_id"],
                               description="customer_id not among the valid customers"))
             known = known.drop_duplicates("customer_id")
-            at = pd.Index(known["customer_id"]).get_indexer(frame["customer_id"])  # -1: unknown
+            at = positions(known["customer_id"], frame["customer_id"])  # -1: unknown
             unknown = frame["customer_id"].notna().to_numpy() & (at < 0)
             flagged["unknown_customer"] = frame.index[unknown]
             if table == "tickets" and limits.customer_span and "created_at" in frame.columns \

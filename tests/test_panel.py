@@ -421,3 +421,20 @@ def test_generated_sample_effects_are_recovered():
         assert ci.loc[term, 0] <= true <= ci.loc[term, 1], (term, true, ci.loc[term].tolist())
     frm = ci.loc["first_response_minutes_median"]
     assert frm[0] <= 0 <= frm[1]
+
+
+@pytest.mark.parametrize("values", [
+    pd.Series(["c3", "zz", None, "c1", "c3"]),  # pandas' text dtype, unknown and missing ids
+    pd.Series(["c3", "zz", None, "c1"], dtype=object),
+    np.array(["c2", "c9"], dtype=object),
+    pd.Series(["c2", "c1"], dtype="category"),
+    pd.Series([1, 2]),  # numbers never match text ids
+    pd.Series([], dtype="str"),
+], ids=["str", "object", "numpy", "category", "numbers", "empty"])
+def test_customer_positions_are_get_indexer_s(values):
+    from cxkit._grid import positions
+
+    ids = pd.Index(["c1", "c2", "c3", "2"])
+    got = positions(ids, values)
+    assert got.dtype == np.int64
+    np.testing.assert_array_equal(got, ids.get_indexer(values))
