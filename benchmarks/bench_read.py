@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         f"`read_support_data` (CSV parsing, mapping, typing, every validation rule): best of 3 "
         f"reads for the sample, one read for the generated export of {CUSTOMERS_FOR_1M:,} "
         f"customers; Python {platform.python_version()}, pandas {pd.__version__}, load "
-        f"average {os.getloadavg()[0]:.1f} at the end, peak RSS of the process {peak_mb:,.0f} MB. "
+        f"average {os.getloadavg()[0]:.1f} at the end, peak RSS of the process {peak_mb:,.0f} MiB. "
         "CPU seconds are the steadier figure on a shared machine.",
         "",
         *table,
