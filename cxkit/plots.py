@@ -137,7 +137,7 @@ def km_plot(km: pd.DataFrame, *, ax=None, time_unit: str = "months"):
         Step curves (share not churned, 0-1) with shaded pointwise intervals.
     """
     ax = _axes(ax)
-    for i, (name, part) in enumerate(km.groupby("group", sort=True)):
+    for i, (name, part) in enumerate(km.groupby("group", sort=True, observed=True)):
         t = np.r_[0, part["time"].to_numpy(float)]
         s = np.r_[1, part["survival"].to_numpy(float)]
         ax.step(t, s, where="post", color=f"C{i}", label=str(name))
@@ -147,7 +147,7 @@ def km_plot(km: pd.DataFrame, *, ax=None, time_unit: str = "months"):
     ax.set_ylabel("share not churned (0-1)")
     ax.set_ylim(0, 1.02)
     if km["group"].nunique() > 1:
-        ax.legend(title="group")
+        ax.legend(title=km.attrs.get("group_title", "group"))
     return ax
 
 

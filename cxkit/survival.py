@@ -23,7 +23,7 @@ from scipy import stats
 from statsmodels.duration.hazard_regression import PHReg
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
-from cxkit import fitting
+from cxkit import fitting, registry
 from cxkit.exceptions import ModelError, SmallSampleWarning
 from cxkit.results import ModelResult
 
@@ -354,11 +354,35 @@ def _km_rows(table: pd.DataFrame, *, duration, event, entry, by, bins, role: str
     if by is None:
         groups = pd.Series("all", index=df.index)
     elif bins is not None:
-        groups = (pd.qcut(df[by], bins, duplicates="drop") if isinstance(bins, int)
-                  else pd.cut(df[by], bins, include_lowest=True)).astype(str)
+        groups = _band_names(pd.qcut(df[by], bins, duplicates="drop") if isinstance(bins, int)
+                             else pd.cut(df[by], bins, include_lowest=True))
     else:
         groups = df[by].astype(str)
     return df, groups, entry
+
+
+def _band_names(bands: pd.Series) -> pd.Series:
+    """Numeric bands (intervals of ``pd.cut``/``pd.qcut``) named for readers, in their order:
+    ``<= 7.27``, ``7.27-13.5``, ``> 13.5`` (an ordered categorical; empty bands dropped)."""
+    edges = bands.cat.categories
+    for digits in (3, 4, 6, 12):  # as few digits as keep the names apart
+        def num(x, d=digits):
+            return f"{x:,.{d}g}"
+        names = [f"{num(iv.left)}–{num(iv.right)}" if len(edges) == 1 else
+                 f"≤ {num(iv.right)}" if i == 0 else
+                 f"> {num(iv.left)}" if i == len(edges) - 1 else
+                 f"{num(iv.left)}–{num(iv.right)}" for i, iv in enumerate(edges)]
+        if len(set(names)) == len(names):
+            break
+    named = bands.cat.rename_categories(names).cat.as_ordered()
+    return named.cat.remove_unused_categories()
+
+
+def _group_title(by: str | None) -> str:
+    """The legend title of groups of ``by``: its registry label with the unit."""
+    if by is None:
+        return "group"
+    return registry.lookup(by).axis_label.removesuffix(" (value)")
 
 
 def kaplan_meier(table: pd.DataFrame, *, duration: str = "duration_months",
@@ -395,6 +419,10 @@ def kaplan_meier(table: pd.DataFrame, *, duration: str = "duration_months",
     DataFrame
         ``group, time, survival, conf_low, conf_high, at_risk``; survival
         is a share (0-1) at each churn time, with a pointwise log-log interval.
+        Bands of a numeric ``by`` are named by their bounds (``≤ 7.27``,
+        ``7.27–13.5``, ``> 13.5``) and kept in order (an ordered
+        categorical); ``attrs["group_title"]`` names ``by`` with its unit
+        (``"Resolution time, mean (hours)"``) for a legend.
 
     Examples
     --------
@@ -407,8 +435,9 @@ def kaplan_meier(table: pd.DataFrame, *, duration: str = "duration_months",
     df, groups, entry = _km_rows(table, duration=duration, event=event, entry=entry, by=by,
                                  bins=bins, role="Kaplan-Meier")
     z = stats.norm.ppf(1 - alpha / 2)
+    banded = isinstance(groups.dtype, pd.CategoricalDtype)
     out = []
-    for name in sorted(groups.unique()):
+    for name in (groups.cat.categories if banded else sorted(groups.unique())):
         part = df.loc[groups == name]
         sf = SurvfuncRight(part[duration].astype(float).to_numpy(),
                            part[event].astype(float).to_numpy(),
@@ -422,7 +451,11 @@ def kaplan_meier(table: pd.DataFrame, *, duration: str = "duration_months",
                                  "conf_low": np.where(s >= 1, 1.0, lo),
                                  "conf_high": np.where(s >= 1, 1.0, hi),
                                  "at_risk": sf.n_risk}))
-    return pd.concat(out, ignore_index=True)
+    km = pd.concat(out, ignore_index=True)
+    if banded:  # bands keep their order (a plot's legend, a groupby)
+        km["group"] = pd.Categorical(km["group"], categories=groups.cat.categories, ordered=True)
+    km.attrs["group_title"] = _group_title(by)
+    return km
 
 
 def logrank_test(table: pd.DataFrame, *, by: str, duration: str = "duration_months",

@@ -126,6 +126,10 @@ def test_km_plot_one_curve_per_group():
     ax = km_plot(km, time_unit="weeks")
     assert len(ax.get_lines()) == 2 and ax.get_xlabel() == "time (weeks)"
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["0", "1"]
+    banded = kaplan_meier(load_rossi(), duration="week", event="arrest", by="prio", bins=[0, 1, 3, 20])
+    legend = km_plot(banded).get_legend()
+    assert legend.get_title().get_text() == "Prio"
+    assert [t.get_text() for t in legend.get_texts()] == ["≤ 1", "1–3", "> 3"]  # in band order
 
 
 def test_every_result_type_has_the_same_accessors(result):

@@ -174,7 +174,13 @@ def test_kaplan_meier_by_band(rossi):
     assert (km["conf_low"] <= km["survival"]).all() and (km["survival"] <= km["conf_high"]).all()
     assert km.groupby("group")["survival"].apply(lambda s: s.is_monotonic_decreasing).all()
     banded = kaplan_meier(rossi, duration="week", event="arrest", by="age", bins=3)
-    assert banded["group"].nunique() == 3
+    edges = pd.qcut(rossi["age"], 3).cat.categories  # (17.9, 20], (20, 24], (24, 44]
+    assert list(banded["group"].cat.categories) == [  # named by their bounds, in age order
+        f"≤ {edges[0].right:g}", f"{edges[1].left:g}–{edges[1].right:g}", f"> {edges[2].left:g}"]
+    assert banded["group"].cat.ordered and banded.attrs["group_title"] == "Age"
+    youngest = banded[banded["group"] == banded["group"].cat.categories[0]]
+    part = rossi[rossi["age"] <= edges[0].right]
+    assert youngest["survival"].iloc[-1] == pytest.approx(1 - part["arrest"].mean(), abs=1e-12)
 
 
 @pytest.fixture(scope="module")
