@@ -25,15 +25,12 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 
-from cxkit._formats import NA_VALUES, check_delimiter, export_files, snake_case
+from cxkit._formats import CSV_OPTIONS, NA_VALUES, check_delimiter, export_files, snake_case
 from cxkit.config import RESERVED, SourceConfig, TableConfig
 from cxkit.exceptions import ConfigError, SchemaError, SourceError
 
 __all__ = ["CSV_OPTIONS", "Source", "open_export", "unreadable"]
 
-#: read_options the engine's CSV reader honours (others: a ConfigError saying what to do).
-CSV_OPTIONS = ("delimiter", "sep", "decimal", "thousands", "encoding", "quotechar", "escapechar",
-               "skiprows")
 _ENCODINGS = {"latin1": "latin-1", "iso-8859-1": "latin-1", "iso8859-1": "latin-1",
               "utf8": "utf-8", "utf16": "utf-16"}  # pandas' names -> DuckDB's
 

@@ -18,10 +18,16 @@ import pandas as pd
 
 from cxkit.exceptions import SchemaError, SourceError
 
+#: read_options of CSV exports that the engine's reader honours too (pandas takes any of
+#: ``pandas.read_csv``'s); none of them applies to a Parquet file (a ConfigError on both paths)
+CSV_OPTIONS = ("delimiter", "sep", "decimal", "thousands", "encoding", "quotechar", "escapechar",
+               "skiprows")
+
 __all__ = ["parse_numbers", "parse_epoch", "epoch_unit_hint", "delimiter_hint",
            "swapped_format", "check_day_month", "format_hint", "snake_case", "export_names",
            "export_files",
-           "check_delimiter", "NA_VALUES", "TRUE", "FALSE", "STRUCTURAL_SHARE", "OFFSET_PATTERN"]
+           "check_delimiter", "NA_VALUES", "TRUE", "FALSE", "STRUCTURAL_SHARE", "OFFSET_PATTERN",
+           "CSV_OPTIONS"]
 
 STRUCTURAL_SHARE = 0.10  # above this share of unparseable values a column is a structural error
 NA_VALUES = ["", "NULL", "null", "NaN", "nan", "N/A", "n/a", "#N/A", "None", "<NA>"]

@@ -87,6 +87,7 @@ import yaml
 
 from cxkit._churn import check_churn_config
 from cxkit._derive import FUNCTIONS, evaluate_expression, parse_expression
+from cxkit._formats import CSV_OPTIONS
 from cxkit.exceptions import ConfigError, SourceError
 from cxkit.registry import parse_metrics
 from cxkit.schema import TABLES
@@ -563,6 +564,10 @@ def _table(name: str, spec: Any, where: str, engine: EngineConfig | None = None)
         derive[col] = str(expr)
     zone = _check_zone(spec["timezone"], f"{at}.timezone") if spec.get("timezone") else None
     read_options = _mapping(spec.get("read_options"), f"{at}.read_options")
+    text_only = [k for k in read_options if k in CSV_OPTIONS]
+    if text_only and path and str(path).lower().endswith(".parquet"):
+        raise ConfigError(f"{at}.read_options: {', '.join(text_only)} read CSV text, and {path} "
+                          "is Parquet (typed columns, nothing to split or parse); remove them.")
     fmt = spec.get("datetime_format")
     if fmt is not None and (not isinstance(fmt, str) or
                             (fmt not in EPOCH_FORMATS and "%" not in fmt)):

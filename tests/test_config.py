@@ -227,3 +227,12 @@ def test_connection_variables_are_expanded_and_a_missing_one_is_named(monkeypatc
     with pytest.raises(ConfigError) as err:
         expand_env("${CXKIT_T_MISSING}")
     assert "CXKIT_T_MISSING is not set" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_csv_read_options_on_a_parquet_export_are_refused_in_one_line():
+    tables = {"customers": {"path": "c.parquet", "read_options": {"delimiter": ";", "decimal": ","}}}
+    with pytest.raises(ConfigError, match=r"tables.customers.read_options: delimiter, decimal "
+                                          r"read CSV text, and c.parquet is Parquet.*remove them"):
+        load_config({"tables": tables})
+    tables["customers"]["path"] = "c.csv"  # the same options on a CSV export are fine
+    assert load_config({"tables": tables}).tables["customers"].read_options["delimiter"] == ";"
