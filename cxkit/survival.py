@@ -363,7 +363,7 @@ def _km_rows(table: pd.DataFrame, *, duration, event, entry, by, bins, role: str
 
 def _band_names(bands: pd.Series) -> pd.Series:
     """Numeric bands (intervals of ``pd.cut``/``pd.qcut``) named for readers, in their order:
-    ``<= 7.27``, ``7.27-13.5``, ``> 13.5`` (an ordered categorical; empty bands dropped)."""
+    ``≤ 7.27``, ``7.27–13.5``, ``> 13.5`` (an ordered categorical; empty bands dropped)."""
     edges = bands.cat.categories
     for digits in (3, 4, 6, 12):  # as few digits as keep the names apart
         def num(x, d=digits):
