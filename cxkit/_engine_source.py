@@ -95,22 +95,22 @@ def _csv_options(tcfg: TableConfig) -> dict:
     out = {"header": True, "auto_detect": False, "delim": delim,
            "quote": str(opts.get("quotechar", '"')),
            "escape": str(opts.get("escapechar", opts.get("quotechar", '"'))),
-           "skip": _skipped_lines(tcfg)[0], "nullstr": NA_VALUES}
+           "skip": _skipped_rows(tcfg)[0], "nullstr": NA_VALUES}
     if opts.get("encoding"):
         name = str(opts["encoding"]).lower().replace("_", "-")
         out["encoding"] = _ENCODINGS.get(name, name)
     return out
 
 
-def _skipped_lines(tcfg: TableConfig) -> tuple[int, list[int]]:
-    """``read_options.skiprows`` as pandas reads it: (lines before the header, 0-based numbers
+def _skipped_rows(tcfg: TableConfig) -> tuple[int, list[int]]:
+    """``read_options.skiprows`` as pandas reads it: (rows before the header, 0-based numbers
     of the data rows after it to leave out).
 
-    An integer skips that many lines at the top; a list names 0-based line
-    numbers (the header is the first line not named), e.g. ``[1, 2]`` for the
-    two extra header rows of a Qualtrics export. As pandas counts lines and
-    the engine counts rows after the header, a skipped row after the header
-    must not hold a line break inside quotes.
+    An integer skips that many rows at the top; a list names 0-based row
+    numbers (the header is the first row not named), e.g. ``[1, 2]`` for the
+    two extra header rows of a Qualtrics export. Rows, as pandas counts them:
+    a quoted value with a line break inside (a Qualtrics question text) is
+    one row.
     """
     skip = tcfg.read_options.get("skiprows")
     if skip is None:
@@ -129,7 +129,8 @@ def _skipped_lines(tcfg: TableConfig) -> tuple[int, list[int]]:
 
 
 def _header(path: str, name: str, tcfg: TableConfig, opts: dict) -> dict[str, str]:
-    """The file's column names (pandas' names for repeated ones: ``x``, ``x.1``) as text columns.
+    """The file's column names (pandas' names for repeated ones: ``x``, ``x.1``) as text
+    columns, after ``opts["skip"]`` rows (DuckDB's ``skip`` counts rows, as pandas does).
 
     Read here rather than sniffed, so that DuckDB guesses nothing (no comment
     character, no skipped lines but ``skiprows``): every line after the header is a row.
@@ -137,9 +138,10 @@ def _header(path: str, name: str, tcfg: TableConfig, opts: dict) -> dict[str, st
     encoding = str(tcfg.read_options.get("encoding") or "utf-8")
     try:
         with open(path, encoding=encoding, errors="replace", newline="") as fh:
+            rows = csv.reader(fh, delimiter=opts["delim"], quotechar=opts["quote"])
             for _ in range(opts["skip"]):
-                fh.readline()
-            first = next(csv.reader(fh, delimiter=opts["delim"], quotechar=opts["quote"]), None)
+                next(rows, None)
+            first = next(rows, None)
     except (OSError, LookupError, csv.Error) as exc:
         raise SourceError(f"{name}: cannot read table {tcfg.name} ({type(exc).__name__}). Check "
                           f"`tables.{tcfg.name}.read_options` (delimiter, encoding).") from None
@@ -159,7 +161,7 @@ def _header(path: str, name: str, tcfg: TableConfig, opts: dict) -> dict[str, st
 
 def _read_csv(con, tcfg: TableConfig, files: list[str], names: list[str]) -> ir.Table:
     opts = _csv_options(tcfg)
-    dropped = _skipped_lines(tcfg)[1]
+    dropped = _skipped_rows(tcfg)[1]
     parts, order = [], []
     for path, name in zip(files, names, strict=True):
         t = con.read_csv(path, columns=_header(path, name, tcfg, opts), **opts)

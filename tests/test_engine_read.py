@@ -298,9 +298,9 @@ def test_engine_refuses_what_it_cannot_do_with_a_one_line_error(con, tmp_path):
 
 
 @pytest.mark.parametrize("skiprows, text", [
-    (2, "Exported by HelpTool\nAll times UTC\ncustomer_id,paid_at,amount\nc1,2024-01-01,1\n"
-        "c2,2024-01-02,2\n"),  # a banner above the header
-    ([1, 2], 'customer_id,paid_at,amount\n"Customer","When, exactly","How much"\n'
+    (2, '"Exported by HelpTool,\nall times UTC"\nFilter: all\ncustomer_id,paid_at,amount\n'
+        "c1,2024-01-01,1\nc2,2024-01-02,2\n"),  # a banner above the header, a row on two lines
+    ([1, 2], 'customer_id,paid_at,amount\n"Customer","When, exactly","How much?\n(USD)"\n'
              '{"ImportId":"x"},{"ImportId":"y"},{"ImportId":"z"}\nc1,2024-01-01,1\n'
              "c2,2024-01-02,2\nc3,2024-01-03,3\n"),  # Qualtrics: two rows under the header
     ([0, 3, 5], "banner\ncustomer_id,paid_at,amount\nc1,2024-01-01,1\nc9,junk,x\n"
